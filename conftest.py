@@ -1,0 +1,40 @@
+"""Shared pytest fixtures: an exclusive ROS_DOMAIN_ID per test so that concurrent runs never cross-talk."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+_LOCK_DIR = Path(os.environ.get("DDVLM_DOMAIN_LOCK_DIR", "/tmp/ddvlm_ros_domain_locks"))
+
+
+def _claim_domain() -> tuple[int, object]:
+    """Take the first free domain id in 1..100 with an flock held until released."""
+    _LOCK_DIR.mkdir(parents=True, exist_ok=True)
+    start = os.getpid() % 100
+    for offset in range(100):
+        domain = 1 + (start + offset) % 100
+        handle = open(_LOCK_DIR / f"{domain}.lock", "w")  # noqa: SIM115 - held for the test's life
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            continue
+        return domain, handle
+    raise RuntimeError(f"no free ROS_DOMAIN_ID in 1..100 (locks in {_LOCK_DIR})")
+
+
+@pytest.fixture
+def ros_domain(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+    """A ROS_DOMAIN_ID no other test process uses, set in os.environ (inherited by child processes)."""
+    domain, handle = _claim_domain()
+    monkeypatch.setenv("ROS_DOMAIN_ID", str(domain))
+    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    try:
+        yield domain
+    finally:
+        handle.close()
