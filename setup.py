@@ -36,6 +36,10 @@ setup(
     license="Apache-2.0",
     entry_points={
         "console_scripts": [
+            "emotion_node = ddvlm_ros.emotion_node:main",
+            "ddvlm-train = ddvlm_ros.training.train:main",
+            "ddvlm-eval = ddvlm_ros.training.evaluate:main",
+            "ddvlm-export = ddvlm_ros.training.export:main",
         ],
     },
 )

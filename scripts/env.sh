@@ -7,5 +7,6 @@ _ddvlm_venv=${DDVLM_VENV:-$_ddvlm_root/.venv}
 export AMENT_PREFIX_PATH="$_ddvlm_venv${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
 # shellcheck disable=SC1091
 [ -f "$_ddvlm_root/install/setup.bash" ] && . "$_ddvlm_root/install/setup.bash"
+export PATH="$_ddvlm_root/install/lib/ddvlm_ros:$PATH"
 export ROS_AUTOMATIC_DISCOVERY_RANGE=${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}
 unset _ddvlm_root _ddvlm_venv
