@@ -67,9 +67,12 @@ print(" ".join(m for m in mods if importlib.util.find_spec(m) is None or
       (m == "launch" and importlib.util.find_spec("launch.launch_description") is None)))
 PY
 )
-if [ -n "$missing" ] || python -c 'import ros_compat' 2>/dev/null; then
+# A path entry (.pth, editable_mode=compat) rather than setuptools' import hook: the repo's own
+# launch/ folder would otherwise shadow `launch` as an empty namespace package.
+COMPAT_PTH=$(ls "$VENV"/lib/python3.11/site-packages/__editable__.ddvlm_ros_compat*.pth 2>/dev/null | head -n1 || true)
+if [ -n "$missing" ] || { [ -n "$COMPAT_PTH" ] && ! grep -qx "$ROOT/ros_compat" "$COMPAT_PTH"; }; then
   say "installing ros_compat (stand-ins for: ${missing:-already installed}); a real ROS install is never shadowed"
-  python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e ros_compat
+  python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation --config-settings editable_mode=compat -e ros_compat
 fi
 
 # --- build the ROS packages -----------------------------------------------------

@@ -1,0 +1,36 @@
+"""Substitutions of upstream `launch_ros.substitutions` (subset)."""
+
+from __future__ import annotations
+
+from ament_index_python.packages import get_package_prefix, get_package_share_directory
+from launch.launch_context import LaunchContext
+from launch.some_substitutions_type import SomeSubstitutionsType, evaluate
+from launch.substitution import Substitution
+
+
+class FindPackageShare(Substitution):
+    """<prefix>/share/<package> via the ament index (raises PackageNotFoundError like upstream)."""
+
+    def __init__(self, package: SomeSubstitutionsType) -> None:
+        self.package = package
+
+    def perform(self, context: LaunchContext) -> str:
+        return get_package_share_directory(evaluate(context, self.package))
+
+    def __truediv__(self, other: SomeSubstitutionsType):
+        from launch.substitutions import PathJoinSubstitution
+
+        return PathJoinSubstitution([self, other])
+
+
+class FindPackagePrefix(Substitution):
+    """The install prefix of a package."""
+
+    def __init__(self, package: SomeSubstitutionsType) -> None:
+        self.package = package
+
+    def perform(self, context: LaunchContext) -> str:
+        return get_package_prefix(evaluate(context, self.package))
+
+
+__all__ = ["FindPackagePrefix", "FindPackageShare"]
