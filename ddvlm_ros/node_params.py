@@ -1,0 +1,178 @@
+"""The emotion node's parameters: one table with type, range, meaning and whether a change applies live.
+
+Kept apart from the node so that the table (what robots configure) is readable on its own; the
+defaults here only matter when config/emotion.yaml does not set a value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+
+from ddvlm_ros.backends import BACKENDS
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One parameter: live=False means it is read at start only and a change needs a node restart."""
+
+    name: str
+    default: object
+    description: str
+    live: bool
+    low: float | None = None
+    high: float | None = None
+
+    def descriptor(self) -> ParameterDescriptor:
+        """ROS descriptor with the range, so `ros2 param describe` shows it and rclpy enforces it."""
+        when = "applies live" if self.live else "read at start only; set it at launch"
+        desc = ParameterDescriptor(name=self.name, description=f"{self.description} ({when})")
+        if self.low is not None and self.high is not None:
+            if isinstance(self.default, bool):
+                pass
+            elif isinstance(self.default, int):
+                desc.integer_range = [IntegerRange(from_value=int(self.low), to_value=int(self.high), step=0)]
+            elif isinstance(self.default, float):
+                desc.floating_point_range = [
+                    FloatingPointRange(from_value=float(self.low), to_value=float(self.high), step=0.0)
+                ]
+        return desc
+
+
+PARAMS: tuple[ParamSpec, ...] = (
+    ParamSpec(
+        "model_dir",
+        "",
+        "model directory (metadata.json, *.onnx, tokenizer/); '' = the package's models/ddvlm-meld-v1",
+        live=False,
+    ),
+    ParamSpec("backend", "auto", f"inference backend, one of {', '.join(BACKENDS)}", live=False),
+    ParamSpec(
+        "threads", 1, "intra-op threads of the inference backend and OpenCV", live=False, low=1, high=64
+    ),
+    ParamSpec(
+        "context_turns", 3, "previous dialogue turns given to the text model", live=True, low=0, high=20
+    ),
+    ParamSpec(
+        "frames_per_utterance",
+        8,
+        "face frames fused per utterance (at most the model's max_frames)",
+        live=True,
+        low=1,
+        high=64,
+    ),
+    ParamSpec(
+        "window_pad_s",
+        0.25,
+        "padding added before start_stamp and after stamp of an utterance",
+        live=True,
+        low=0.0,
+        high=5.0,
+    ),
+    ParamSpec(
+        "fallback_window_s",
+        3.0,
+        "assumed utterance length when start_stamp is zero",
+        live=True,
+        low=0.1,
+        high=60.0,
+    ),
+    ParamSpec(
+        "face_detection_rate_hz",
+        5.0,
+        "face detection + face features per second of image stream (0 = visual modality off)",
+        live=True,
+        low=0.0,
+        high=60.0,
+    ),
+    ParamSpec(
+        "visual_rate_hz",
+        0.0,
+        "visual-only EmotionState updates per second while nobody speaks (0 = off)",
+        live=True,
+        low=0.0,
+        high=10.0,
+    ),
+    ParamSpec(
+        "min_confidence",
+        0.0,
+        "visual-only updates below this fused confidence are not published "
+        "(answers to transcripts always are)",
+        live=True,
+        low=0.0,
+        high=1.0,
+    ),
+    ParamSpec(
+        "smoothing",
+        0.0,
+        "exponential smoothing of the fused distribution within a conversation "
+        "(0 = off, weight of the previous distribution)",
+        live=True,
+        low=0.0,
+        high=0.95,
+    ),
+    ParamSpec(
+        "image_queue_size", 2, "image subscription depth (sensor-data QoS)", live=False, low=1, high=100
+    ),
+    ParamSpec(
+        "transcript_queue_size",
+        100,
+        "transcript subscription and emotion publisher depth (reliable)",
+        live=False,
+        low=1,
+        high=10000,
+    ),
+    ParamSpec("frame_buffer_size", 600, "face features kept (time-indexed)", live=False, low=1, high=100000),
+    ParamSpec(
+        "frame_buffer_age_s",
+        30.0,
+        "face features older than this are forgotten",
+        live=False,
+        low=1.0,
+        high=3600.0,
+    ),
+    ParamSpec(
+        "conversation_idle_timeout_s",
+        300.0,
+        "dialogue context of a conversation idle this long is forgotten",
+        live=True,
+        low=1.0,
+        high=86400.0,
+    ),
+    ParamSpec(
+        "max_conversations",
+        64,
+        "conversations whose context is kept (least recent evicted)",
+        live=False,
+        low=1,
+        high=100000,
+    ),
+    ParamSpec(
+        "max_text_chars",
+        2000,
+        "longer transcripts are truncated (and counted)",
+        live=True,
+        low=1,
+        high=1000000,
+    ),
+    ParamSpec(
+        "max_image_pixels",
+        16_777_216,
+        "larger images are refused (and counted)",
+        live=True,
+        low=1,
+        high=1_000_000_000,
+    ),
+    ParamSpec(
+        "max_future_s",
+        1.0,
+        "images stamped further in the future are refused; transcripts are answered but counted",
+        live=True,
+        low=0.0,
+        high=3600.0,
+    ),
+    ParamSpec("use_compressed", False, "also subscribe to image/compressed (jpeg/png)", live=False),
+)
+
+SPECS: dict[str, ParamSpec] = {p.name: p for p in PARAMS}

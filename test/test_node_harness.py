@@ -1,0 +1,206 @@
+"""Shared helpers for the emotion-node tests and benchmark: model dir, node process, probe node, media.
+
+Real parts only: the model directory is a real export (ddvlm-export --random-init when the default
+model is absent), the node is a real process over loopback DDS, faces are drawn so that OpenCV's
+Haar cascade really detects them.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import Image
+
+from ddvlm_msgs.msg import EmotionState, Transcript
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_MODEL = ROOT / "models" / "ddvlm-meld-v1"
+TEST_MODEL = ROOT / "build" / "node_test_model" / "random-woq"
+LIGHT_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+
+
+def model_dir() -> Path:
+    """$DDVLM_MODEL_DIR, else the default model, else a random-init WOQ export made once under build/."""
+    env = os.environ.get("DDVLM_MODEL_DIR")
+    if env:
+        return Path(env)
+    if (DEFAULT_MODEL / "metadata.json").is_file():
+        return DEFAULT_MODEL
+    TEST_MODEL.parent.mkdir(parents=True, exist_ok=True)
+    with open(TEST_MODEL.parent / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (TEST_MODEL / "metadata.json").is_file():
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "ddvlm_ros.training.export",
+                    "--random-init",
+                    "--out",
+                    str(TEST_MODEL),
+                    "--threads",
+                    "1",
+                ],
+                check=True,
+                env={**os.environ, **LIGHT_ENV},
+                stdout=subprocess.DEVNULL,
+                timeout=600,
+            )
+    return TEST_MODEL
+
+
+class NodeProcess:
+    """`python -m ddvlm_ros.emotion_node` as a child process, stopped with SIGINT like Ctrl-C."""
+
+    def __init__(self, log_path: Path, params: dict[str, object], extra: list[str] | None = None) -> None:
+        args = [sys.executable, "-m", "ddvlm_ros.emotion_node", "--ros-args"]
+        for key, value in params.items():
+            args += ["-p", f"{key}:={str(value).lower() if isinstance(value, bool) else value}"]
+        args += extra or []
+        self.log_path = log_path
+        self._log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            args, stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, **LIGHT_ENV}, cwd=ROOT
+        )
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def log(self) -> str:
+        if not self._log.closed:
+            self._log.flush()
+        return self.log_path.read_text()
+
+    def stop(self, timeout: float = 15.0) -> int:
+        """SIGINT, wait; SIGKILL only if it does not stop (and then the test should fail)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+                self._log.close()
+                raise AssertionError(f"node did not stop on SIGINT within {timeout} s") from None
+        self._log.close()
+        return self.proc.returncode
+
+
+class Probe:
+    """A test-side rclpy node in its own context: publishes inputs, collects EmotionState."""
+
+    def __init__(self, namespace: str = "") -> None:
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.node = rclpy.create_node("probe", namespace=namespace, context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self.emotions: list[EmotionState] = []
+        self.node.create_subscription(EmotionState, "emotion", self.emotions.append, 100)
+        self.images = self.node.create_publisher(Image, "image", qos_profile_sensor_data)
+        self.transcripts = self.node.create_publisher(Transcript, "transcript", 100)
+
+    def spin_until(self, done: Callable[[], bool], timeout: float) -> bool:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if done():
+                return True
+            self.executor.spin_once(timeout_sec=0.05)
+        return done()
+
+    def wait_for_node(self, timeout: float = 30.0) -> None:
+        """Until the node's subscriptions and publisher are matched (it has finished starting)."""
+        ok = self.spin_until(
+            lambda: (
+                self.images.get_subscription_count() > 0
+                and self.transcripts.get_subscription_count() > 0
+                and self.node.count_publishers(self.node.resolve_topic_name("emotion")) > 0
+            ),
+            timeout,
+        )
+        assert ok, "emotion_node did not come up (no subscriber on image/transcript)"
+        # Discovery is not symmetric: the node may not have matched our publishers yet, and best-effort
+        # images sent before that are lost. Let it settle.
+        self.spin_until(lambda: False, 0.5)
+
+    def now_ns(self) -> int:
+        return self.node.get_clock().now().nanoseconds
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.node.destroy_node()
+        rclpy.shutdown(context=self.context)
+
+
+def synthetic_face_frame(width: int = 640, height: int = 480, face: bool = True, seed: int = 0) -> np.ndarray:
+    """A BGR frame; with face=True a drawn face that OpenCV's frontal-face Haar cascade detects."""
+    rng = np.random.default_rng(seed)
+    img = np.full((height, width, 3), 90, np.uint8)
+    img += rng.integers(0, 6, img.shape, dtype=np.uint8)
+    if face:
+        cx, cy, s = width // 2, height // 2, min(width, height) / 480
+        cv2.ellipse(img, (cx, cy), (int(75 * s), int(100 * s)), 0, 0, 360, (150, 170, 200), -1)
+        for dx in (-35, 35):
+            cv2.ellipse(
+                img,
+                (cx + int(dx * s), cy - int(25 * s)),
+                (int(17 * s), int(8 * s)),
+                0,
+                0,
+                360,
+                (40, 40, 40),
+                -1,
+            )
+            cv2.line(
+                img,
+                (cx + int((dx - 20) * s), cy - int(45 * s)),
+                (cx + int((dx + 20) * s), cy - int(45 * s)),
+                (50, 50, 60),
+                max(1, int(6 * s)),
+            )
+        cv2.ellipse(img, (cx, cy + int(15 * s)), (int(10 * s), int(22 * s)), 0, 0, 360, (130, 150, 180), -1)
+        cv2.ellipse(img, (cx, cy + int(50 * s)), (int(30 * s), int(9 * s)), 0, 0, 360, (60, 60, 120), -1)
+        img = cv2.GaussianBlur(img, (0, 0), 3 * s)
+    return img
+
+
+def image_msg(frame: np.ndarray, stamp_ns: int, encoding: str = "bgr8") -> Image:
+    msg = Image(height=frame.shape[0], width=frame.shape[1], encoding=encoding, step=frame.shape[1] * 3)
+    msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
+    msg.header.frame_id = "camera"
+    msg.data = frame.tobytes()
+    return msg
+
+
+def transcript_msg(
+    conversation: str,
+    utterance: str,
+    text: str,
+    end_ns: int,
+    start_ns: int = 0,
+    speaker: str = "Rachel",
+    final: bool = True,
+) -> Transcript:
+    msg = Transcript(
+        conversation_id=conversation,
+        utterance_id=utterance,
+        speaker=speaker,
+        text=text,
+        is_final=final,
+        confidence=0.9,
+    )
+    msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(end_ns, 1_000_000_000)
+    msg.start_stamp.sec, msg.start_stamp.nanosec = divmod(start_ns, 1_000_000_000)
+    return msg
