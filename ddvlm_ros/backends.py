@@ -1,0 +1,485 @@
+"""Inference backends behind one interface: ONNX Runtime (default), TensorRT (Jetson), torch (reference).
+
+Why one interface: the node calls `encode_text`, `encode_faces` and `fuse` and never cares which runtime
+answers. Every backend reads the same model directory (metadata.json + ONNX files, sha256-checked) and
+validates inputs against the shapes and dtypes recorded in metadata.json, so bad input fails with the
+same clear message everywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+BRANCHES = ("text", "face", "fusion")
+BACKENDS = ("auto", "onnxruntime", "tensorrt", "torch")
+_DTYPES = {"int64": np.int64, "int32": np.int32, "float32": np.float32, "float16": np.float16}
+
+
+class ModelError(RuntimeError):
+    """The model directory is unusable (missing/corrupt files, sha256 mismatch, bad metadata)."""
+
+
+class InputError(ValueError):
+    """An input array does not match the shape/dtype the model declares."""
+
+
+class BackendUnavailable(RuntimeError):
+    """The requested runtime cannot run here (package or GPU missing)."""
+
+
+class _Logger(Protocol):
+    def info(self, msg: str) -> Any: ...
+    def warning(self, msg: str) -> Any: ...
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_metadata(model_dir: str | os.PathLike, verify: bool = True) -> dict:
+    """Load metadata.json and check that every listed file exists and matches its recorded sha256."""
+    model_dir = Path(model_dir)
+    meta_path = model_dir / "metadata.json"
+    if not meta_path.is_file():
+        raise ModelError(f"{meta_path} not found: is {model_dir} an exported model directory (ddvlm-export)?")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"{meta_path} is not valid JSON: {exc}") from exc
+    for key in ("labels", "files", "sha256", "inputs", "outputs"):
+        if key not in meta:
+            raise ModelError(f"{meta_path} lacks required key {key!r}")
+    for branch in BRANCHES:
+        if branch not in meta["files"]:
+            raise ModelError(f"{meta_path}: files lacks the {branch!r} graph")
+        path = model_dir / meta["files"][branch]
+        if not path.is_file():
+            raise ModelError(f"model file {path} is missing")
+        if verify:
+            expected = meta["sha256"].get(meta["files"][branch])
+            if expected is None:
+                raise ModelError(f"{meta_path}: no sha256 recorded for {meta['files'][branch]}")
+            actual = sha256_file(path)
+            if actual != expected:
+                raise ModelError(
+                    f"sha256 mismatch for {path}: metadata says {expected[:12]}…, file is {actual[:12]}… "
+                    "(file corrupt or replaced; re-export the model)"
+                )
+    return meta
+
+
+class InferenceBackend(ABC):
+    """Common validation and warm-up; subclasses implement `_run(branch, feeds)`."""
+
+    name: str = ""
+
+    def __init__(self, model_dir: str | os.PathLike, metadata: dict) -> None:
+        self.model_dir = Path(model_dir)
+        self.metadata = metadata
+
+    # public API --------------------------------------------------------------------------------
+    def encode_text(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Token ids [B,L] int64 → (text_features [B,Dt], text_logits [B,7])."""
+        out = self._checked("text", {"input_ids": input_ids, "attention_mask": attention_mask})
+        return out[0], out[1]
+
+    def encode_faces(self, faces: np.ndarray) -> np.ndarray:
+        """Face crops [N,1,64,64] float32 in [0,1] → face_features [N,Dv]."""
+        return self._checked("face", {"faces": faces})[0]
+
+    def fuse(
+        self,
+        text_features: np.ndarray,
+        text_mask: np.ndarray,
+        face_features: np.ndarray,
+        face_mask: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per-utterance features and masks → (fused_logits [B,7], visual_logits [B,7])."""
+        feeds = {
+            "text_features": text_features,
+            "text_mask": text_mask,
+            "face_features": face_features,
+            "face_mask": face_mask,
+        }
+        out = self._checked("fusion", feeds)
+        return out[0], out[1]
+
+    def warmup(self) -> float:
+        """Run every branch once on small dummy inputs; returns the seconds it took.
+
+        Why: the first run allocates arenas and (TensorRT/CUDA) selects kernels; doing it at load time
+        keeps that cost off the first utterance.
+        """
+        start = time.perf_counter()
+        for branch in BRANCHES:
+            self._run(branch, dummy_inputs(self.metadata, branch))
+        return time.perf_counter() - start
+
+    # internals ---------------------------------------------------------------------------------
+    def _checked(self, branch: str, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        validate_inputs(self.metadata, branch, feeds)
+        return self._run(branch, feeds)
+
+    @abstractmethod
+    def _run(self, branch: str, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """Run one graph; outputs in metadata order."""
+
+
+def validate_inputs(metadata: dict, branch: str, feeds: dict[str, np.ndarray]) -> None:
+    """Check names, dtypes, ranks, fixed sizes and that named dims (B, L, F, ...) agree across inputs."""
+    specs = metadata["inputs"][branch]
+    expected = [s["name"] for s in specs]
+    if sorted(feeds) != sorted(expected):
+        raise InputError(f"{branch}: expected inputs {expected}, got {sorted(feeds)}")
+    dims: dict[str, tuple[str, int]] = {}
+    for spec in specs:
+        name, arr = spec["name"], feeds[spec["name"]]
+        if not isinstance(arr, np.ndarray):
+            raise InputError(f"{branch}.{name}: expected a numpy array, got {type(arr).__name__}")
+        want = np.dtype(_DTYPES[spec["dtype"]])
+        if arr.dtype != want:
+            raise InputError(f"{branch}.{name}: dtype {arr.dtype}, expected {want}")
+        shape = spec["shape"]
+        if arr.ndim != len(shape):
+            raise InputError(f"{branch}.{name}: shape {arr.shape} has rank {arr.ndim}, expected {shape}")
+        for axis, (size, dim) in enumerate(zip(arr.shape, shape, strict=True)):
+            if isinstance(dim, int):
+                if size != dim:
+                    raise InputError(
+                        f"{branch}.{name}: axis {axis} is {size}, expected {dim} (shape {shape})"
+                    )
+                continue
+            if size == 0:
+                raise InputError(f"{branch}.{name}: axis {axis} ({dim}) is empty")
+            if dim in dims and dims[dim][1] != size:
+                other, other_size = dims[dim]
+                raise InputError(f"{branch}: {dim} is {other_size} in {other} but {size} in {name}")
+            dims.setdefault(dim, (name, size))
+    for dim, (name, size) in dims.items():
+        limit = _limits(metadata).get(dim)
+        if limit is not None and size > limit:
+            raise InputError(f"{branch}.{name}: {dim}={size} exceeds the model's maximum {limit}")
+
+
+def _limits(metadata: dict) -> dict[str, int]:
+    """Upper bounds of named dims that the model was built for."""
+    limits = {}
+    if "max_length" in metadata:
+        limits["L"] = int(metadata["max_length"])
+    if "max_frames" in metadata:
+        limits["F"] = int(metadata["max_frames"])
+    return limits
+
+
+def dummy_inputs(metadata: dict, branch: str, sizes: dict[str, int] | None = None) -> dict[str, np.ndarray]:
+    """Valid all-ones inputs for a branch (warm-up, engine builds, tests); named dims default to 1, L to 8."""
+    sizes = {"L": min(8, int(metadata.get("max_length", 8))), **(sizes or {})}
+    feeds = {}
+    for spec in metadata["inputs"][branch]:
+        shape = [d if isinstance(d, int) else sizes.get(d, 1) for d in spec["shape"]]
+        feeds[spec["name"]] = np.ones(shape, dtype=_DTYPES[spec["dtype"]])
+    return feeds
+
+
+# ONNX Runtime ------------------------------------------------------------------------------------
+class OnnxRuntimeBackend(InferenceBackend):
+    """ONNX Runtime on CPU (CUDA provider first when it is available and `device` allows it)."""
+
+    name = "onnxruntime"
+
+    def __init__(
+        self, model_dir: str | os.PathLike, metadata: dict, threads: int = 1, device: str = "auto"
+    ) -> None:
+        super().__init__(model_dir, metadata)
+        import onnxruntime as ort
+
+        if threads < 1:
+            raise ValueError(f"threads must be >= 1, got {threads}")
+        available = ort.get_available_providers()
+        if device == "cuda" and "CUDAExecutionProvider" not in available:
+            raise BackendUnavailable(
+                f"device=cuda but onnxruntime has no CUDAExecutionProvider ({available})"
+            )
+        use_cuda = device in ("auto", "cuda") and "CUDAExecutionProvider" in available
+        self.providers = (["CUDAExecutionProvider"] if use_cuda else []) + ["CPUExecutionProvider"]
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.sessions = {}
+        for branch in BRANCHES:
+            path = self.model_dir / metadata["files"][branch]
+            try:
+                self.sessions[branch] = ort.InferenceSession(str(path), options, providers=self.providers)
+            except Exception as exc:  # onnxruntime raises several private exception types
+                raise ModelError(f"onnxruntime cannot load {path}: {exc}") from exc
+        self.device = "cuda" if use_cuda else "cpu"
+        self._outputs = {b: [o["name"] for o in metadata["outputs"][b]] for b in BRANCHES}
+
+    def _run(self, branch: str, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        return self.sessions[branch].run(self._outputs[branch], feeds)
+
+
+# TensorRT ----------------------------------------------------------------------------------------
+def tensorrt_status() -> tuple[bool, str]:
+    """Whether TensorRT can run here, and why (or why not) in words for the log."""
+    try:
+        import tensorrt as trt
+    except ImportError as exc:
+        return False, f"tensorrt is not importable ({exc})"
+    gpu = gpu_name()
+    if gpu is None:
+        return False, f"tensorrt {trt.__version__} imports but no CUDA GPU is visible"
+    return True, f"tensorrt {trt.__version__} and GPU '{gpu}' are available"
+
+
+def gpu_name() -> str | None:
+    """Name of CUDA device 0, or None. Uses torch.cuda (on Jetson the NVIDIA torch wheel provides it)."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    if not torch.cuda.is_available():
+        return None
+    return torch.cuda.get_device_name(0)
+
+
+def engine_cache_key(gpu: str, trt_version: str, onnx_sha256: str, build_options: dict) -> str:
+    """Engine cache key: a change of GPU model, TensorRT version, ONNX file or build options rebuilds."""
+    blob = json.dumps(
+        {"gpu": gpu, "tensorrt": trt_version, "onnx_sha256": onnx_sha256, "options": build_options},
+        sort_keys=True,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def engine_cache_path(cache_dir: Path, branch: str, key: str) -> Path:
+    return Path(cache_dir) / f"{branch}-{key}.engine"
+
+
+def optimization_profile(
+    metadata: dict, branch: str, max_batch: int, opt_length: int = 64
+) -> dict[str, tuple]:
+    """(min, opt, max) shape per input: TensorRT optimization profile over dynamic batch/sequence/frames."""
+    maxima = {"B": max_batch, "N": max_batch * int(metadata.get("max_frames", 8)), **_limits(metadata)}
+    opts = {"B": 1, "N": 1, "L": min(opt_length, maxima.get("L", opt_length)), "F": maxima.get("F", 1)}
+    profile = {}
+    for spec in metadata["inputs"][branch]:
+        dims = spec["shape"]
+        lo = tuple(d if isinstance(d, int) else 1 for d in dims)
+        mid = tuple(d if isinstance(d, int) else opts.get(d, 1) for d in dims)
+        hi = tuple(d if isinstance(d, int) else maxima.get(d, max_batch) for d in dims)
+        profile[spec["name"]] = (lo, mid, hi)
+    return profile
+
+
+class TensorRTBackend(InferenceBackend):
+    """TensorRT engines built from the same ONNX files, cached on disk by GPU, TensorRT version and sha256.
+
+    strongly_typed=True (default) builds a strongly typed network: the graph's own types decide
+    precision (INT8 weights behind DequantizeLinear = explicit weight-only quantization). With
+    strongly_typed=False the FP16 and INT8 builder flags let TensorRT choose FP16 kernels, honouring
+    the explicit Q/DQ nodes.
+    """
+
+    name = "tensorrt"
+
+    def __init__(
+        self,
+        model_dir: str | os.PathLike,
+        metadata: dict,
+        cache_dir: str | os.PathLike | None = None,
+        max_batch: int = 8,
+        strongly_typed: bool = True,
+        workspace_mb: int = 1024,
+        logger: _Logger | None = None,
+    ) -> None:
+        super().__init__(model_dir, metadata)
+        ok, reason = tensorrt_status()
+        if not ok:
+            raise BackendUnavailable(reason)
+        import tensorrt as trt
+        import torch
+
+        self._trt, self._torch = trt, torch
+        self._log = logger or logging.getLogger(__name__)
+        self.trt_logger = trt.Logger(trt.Logger.WARNING)
+        self.runtime = trt.Runtime(self.trt_logger)
+        self.cache_dir = Path(cache_dir or Path.home() / ".cache" / "ddvlm_ros" / "tensorrt")
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        self.options = {
+            "max_batch": max_batch,
+            "strongly_typed": strongly_typed,
+            "workspace_mb": workspace_mb,
+        }
+        gpu = gpu_name() or ""
+        self.engines, self.contexts = {}, {}
+        for branch in BRANCHES:
+            onnx_file = metadata["files"][branch]
+            key = engine_cache_key(gpu, trt.__version__, metadata["sha256"][onnx_file], self.options)
+            path = engine_cache_path(self.cache_dir, branch, key)
+            if path.is_file():
+                self._log.info(f"tensorrt: loading cached engine {path}")
+                engine = self.runtime.deserialize_cuda_engine(path.read_bytes())
+            else:
+                self._log.info(f"tensorrt: building {branch} engine for {gpu} (no cache entry {path.name})")
+                plan = self._build(branch)
+                tmp = path.with_suffix(".tmp")
+                tmp.write_bytes(plan)
+                tmp.replace(path)
+                engine = self.runtime.deserialize_cuda_engine(plan)
+            if engine is None:
+                raise ModelError(f"tensorrt could not deserialize the {branch} engine ({path})")
+            self.engines[branch] = engine
+            self.contexts[branch] = engine.create_execution_context()
+        self.stream = torch.cuda.Stream()
+
+    def _build(self, branch: str) -> bytes:
+        trt = self._trt
+        builder = trt.Builder(self.trt_logger)
+        flags = 0
+        if self.options["strongly_typed"]:
+            flags |= 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
+        network = builder.create_network(flags)
+        parser = trt.OnnxParser(network, self.trt_logger)
+        path = self.model_dir / self.metadata["files"][branch]
+        if not parser.parse_from_file(str(path)):
+            errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+            raise ModelError(f"tensorrt cannot parse {path}: {errors}")
+        config = builder.create_builder_config()
+        config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, self.options["workspace_mb"] << 20)
+        if not self.options["strongly_typed"]:
+            config.set_flag(trt.BuilderFlag.FP16)
+            config.set_flag(trt.BuilderFlag.INT8)
+        profile = builder.create_optimization_profile()
+        for name, (lo, mid, hi) in optimization_profile(
+            self.metadata, branch, self.options["max_batch"]
+        ).items():
+            profile.set_shape(name, lo, mid, hi)
+        config.add_optimization_profile(profile)
+        plan = builder.build_serialized_network(network, config)
+        if plan is None:
+            raise ModelError(f"tensorrt failed to build an engine for {path} (see TensorRT log above)")
+        return bytes(plan)
+
+    def _run(self, branch: str, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        torch, trt = self._torch, self._trt
+        engine, context = self.engines[branch], self.contexts[branch]
+        keep = []
+        for name, arr in feeds.items():
+            tensor = torch.from_numpy(np.ascontiguousarray(arr)).cuda(non_blocking=False)
+            keep.append(tensor)
+            context.set_input_shape(name, tuple(arr.shape))
+            context.set_tensor_address(name, tensor.data_ptr())
+        outputs = []
+        for spec in self.metadata["outputs"][branch]:
+            name = spec["name"]
+            shape = tuple(context.get_tensor_shape(name))
+            dtype = torch.from_numpy(np.empty(0, dtype=trt.nptype(engine.get_tensor_dtype(name)))).dtype
+            out = torch.empty(shape, dtype=dtype, device="cuda")
+            context.set_tensor_address(name, out.data_ptr())
+            outputs.append(out)
+        if not context.execute_async_v3(self.stream.cuda_stream):
+            raise RuntimeError(f"tensorrt execution of the {branch} engine failed")
+        self.stream.synchronize()
+        return [o.float().cpu().numpy() for o in outputs]
+
+
+# torch (reference) -------------------------------------------------------------------------------
+class TorchBackend(InferenceBackend):
+    """The training-side torch model, for checking exported graphs against their source.
+
+    Why it imports ddvlm_ros.training lazily: the node never needs torch unless this backend is chosen.
+    """
+
+    name = "torch"
+
+    def __init__(
+        self, model_dir: str | os.PathLike, metadata: dict, threads: int = 1, checkpoint: str | None = None
+    ) -> None:
+        super().__init__(model_dir, metadata)
+        import torch
+
+        from ddvlm_ros.training.model import load_checkpoint
+
+        torch.set_num_threads(threads)
+        ckpt = checkpoint or metadata.get("checkpoint")
+        if not ckpt:
+            raise ModelError("torch backend needs a checkpoint (argument or metadata 'checkpoint')")
+        path = Path(ckpt) if Path(ckpt).is_absolute() else self.model_dir / ckpt
+        if not path.is_file():
+            raise ModelError(f"checkpoint {path} not found")
+        self._torch = torch
+        self.model = load_checkpoint(str(path)).eval()
+
+    def _run(self, branch: str, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        torch = self._torch
+        module = getattr(self.model, branch)
+        args = [torch.from_numpy(feeds[s["name"]]) for s in self.metadata["inputs"][branch]]
+        with torch.inference_mode():
+            out = module(*args)
+        out = out if isinstance(out, tuple) else (out,)
+        return [o.float().numpy() for o in out]
+
+
+def load_backend(
+    model_dir: str | os.PathLike,
+    backend: str = "auto",
+    threads: int = 1,
+    logger: _Logger | None = None,
+    warmup: bool = True,
+    verify_sha256: bool = True,
+    **options: Any,
+) -> InferenceBackend:
+    """Validate the model directory, pick and construct a backend, warm it up, and log the choice.
+
+    `auto`: TensorRT when it imports and a GPU is visible, else ONNX Runtime (CPU). Extra keyword
+    options go to the chosen backend (e.g. cache_dir/max_batch for tensorrt, device for onnxruntime).
+    """
+    log = logger or logging.getLogger(__name__)
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    metadata = read_metadata(model_dir, verify=verify_sha256)
+    chosen, reason = select_backend(backend)
+    if chosen == "tensorrt":
+        instance: InferenceBackend = TensorRTBackend(model_dir, metadata, logger=log, **options)
+    elif chosen == "onnxruntime":
+        instance = OnnxRuntimeBackend(model_dir, metadata, threads=threads, **options)
+        reason += f"; providers {instance.providers}"
+    else:
+        instance = TorchBackend(model_dir, metadata, threads=threads, **options)
+    warm = instance.warmup() if warmup else 0.0
+    log.info(
+        f"backend {instance.name} for {metadata.get('name', model_dir)} ({metadata.get('precision', '?')}): "
+        f"{reason}; threads={threads}; warm-up {warm * 1000:.0f} ms"
+    )
+    return instance
+
+
+def select_backend(requested: str) -> tuple[str, str]:
+    """Resolve `auto` and say why; an explicit request is honoured or fails loudly."""
+    if requested == "auto":
+        ok, why = tensorrt_status()
+        if ok:
+            return "tensorrt", f"auto: {why}"
+        return "onnxruntime", f"auto: ONNX Runtime CPU because {why}"
+    if requested == "tensorrt":
+        ok, why = tensorrt_status()
+        if not ok:
+            raise BackendUnavailable(f"backend=tensorrt requested but {why}")
+        return "tensorrt", f"requested: {why}"
+    return requested, "requested"

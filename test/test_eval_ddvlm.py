@@ -1,0 +1,77 @@
+"""ddvlm-eval: metric keys and values against scikit-learn, CLI output, JSON and PNG."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import f1_score
+
+from ddvlm_ros.labels import LABELS
+from ddvlm_ros.training.data import read_split
+from ddvlm_ros.training.metrics import compute_metrics
+from ddvlm_ros.training.model import DDVLM, ModelConfig, save_checkpoint
+
+MELD = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "meld"
+KEYS = {"accuracy", "weighted_f1", "per_class_f1", "confusion_matrix", "labels", "n", "modalities"}
+
+
+def test_compute_metrics_matches_sklearn() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 7, 300)
+    p = np.where(rng.random(300) < 0.6, y, rng.integers(0, 7, 300))
+    m = compute_metrics(y, p, ["text"])
+    assert KEYS <= m.keys()
+    assert m["weighted_f1"] == pytest.approx(f1_score(y, p, average="weighted"))
+    assert m["accuracy"] == pytest.approx(float((y == p).mean()))
+    assert np.asarray(m["confusion_matrix"]).sum() == 300 and m["labels"] == list(LABELS)
+    assert list(m["per_class_f1"]) == list(LABELS)
+    with pytest.raises(ValueError):
+        compute_metrics(y, p[:10], ["text"])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (MELD / "test_sent_emo.csv").is_file(), reason="MELD CSVs not present")
+def test_cli_writes_json_and_png(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = DDVLM.pretrained(ModelConfig(trainable_layers=1, context_turns=2))
+    with torch.no_grad():  # a head biased to 'joy' gives a known, non-trivial confusion matrix
+        model.text.head.bias.copy_(torch.tensor([0.0, 50.0, 0, 0, 0, 0, 0]))
+    save_checkpoint(model, tmp_path / "ckpt" / "checkpoint.pt")
+    out = tmp_path / "eval" / "test.json"
+    cmd = [
+        sys.executable,
+        "-m",
+        "ddvlm_ros.training.evaluate",
+        "--model",
+        str(tmp_path / "ckpt"),
+        "--data",
+        str(MELD),
+        "--split",
+        "test",
+        "--limit",
+        "30",
+        "--threads",
+        "1",
+        "--json",
+        str(out),
+    ]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert "weighted_f1" in res.stdout
+    m = json.loads(out.read_text())
+    assert KEYS <= m.keys() and m["n"] == 30 and m["modalities"] == ["text"]
+    y = np.array([u.label for u in read_split(MELD, "test")[:30]])
+    assert m["accuracy"] == pytest.approx(float((y == 1).mean()))
+    assert np.asarray(m["confusion_matrix"])[:, 1].sum() == 30
+    assert m["run"]["context_turns_used"] == 2
+    assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+    bad = subprocess.run(
+        [*cmd[:4], str(tmp_path / "nothing"), *cmd[5:]], capture_output=True, text=True, timeout=300
+    )
+    assert bad.returncode != 0 and "checkpoint" in bad.stderr

@@ -1,0 +1,170 @@
+"""Dual-distillation training: visual student + KD on generated faces, and the ddvlm-train loop on MELD."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ddvlm_ros.labels import LABELS
+from ddvlm_ros.preprocessing import TextTokenizer
+from ddvlm_ros.training.config import load_config
+from ddvlm_ros.training.data import Utterance
+from ddvlm_ros.training.model import DDVLM, load_checkpoint
+from ddvlm_ros.training.train import Trainer, build_split, main, model_config, pad_batch, train
+
+MELD = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "meld"
+WORDS = {
+    0: "okay so what",
+    1: "this is wonderful I love it",
+    2: "what really no way",
+    3: "I hate you get out",
+    4: "I miss her so much",
+    5: "ew that is gross",
+    6: "I am so scared help",
+}
+
+
+def tiny_config(**loss: float) -> dict:
+    cfg = load_config(
+        None,
+        [
+            "threads=1",
+            "model.trainable_layers=1",
+            "data.max_length=32",
+            "data.max_frames=2",
+            "data.context_turns=1",
+            "optim.batch_size=8",
+            "optim.epochs=1",
+        ],
+    )
+    cfg["loss"].update(loss)
+    return cfg
+
+
+def generated_faces(root: Path, utts: list[Utterance], frames: int) -> None:
+    """Class-dependent synthetic 'faces': a bright square whose position encodes the label, plus noise."""
+    rng = np.random.default_rng(0)
+    for u in utts:
+        img = rng.uniform(0.0, 0.2, size=(frames, 64, 64)).astype(np.float16)
+        r, c = divmod(u.label, 3)
+        img[:, 6 + 18 * r : 22 + 18 * r, 6 + 18 * c : 22 + 18 * c] = 0.9
+        (root / u.split).mkdir(parents=True, exist_ok=True)
+        np.save(root / u.split / f"{u.key}.npy", img)
+
+
+@pytest.mark.slow
+def test_visual_student_learns_and_moves_toward_text_teacher(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    cfg = tiny_config(kd_weight=1.0, visual_ce_weight=1.0, ema_weight=1.0)
+    cfg["optim"]["visual_lr"] = 1e-2
+    utts = [
+        Utterance("train", i, 0, "Joey", WORDS[i % 7], LABELS[i % 7], i % 7, None, None) for i in range(42)
+    ]
+    generated_faces(tmp_path / "faces", utts, 2)
+    model = DDVLM.pretrained(model_config(cfg))
+    split = build_split(
+        model, TextTokenizer(max_length=32), utts, cfg, None, tmp_path / "faces", progress=False
+    )
+    assert split.faces is not None and split.face_mask.sum() == 2 * 42
+    everything = pad_batch(split, list(range(42)))
+
+    def logits() -> tuple[torch.Tensor, torch.Tensor]:
+        """(text teacher logits, visual student logits) on all samples, eval mode."""
+        model.eval()
+        with torch.no_grad():
+            feats, tl = model.text.upper(everything["hidden"], everything["mask"])
+            ff = model.face(everything["faces"].reshape(42 * 2, 1, 64, 64)).reshape(42, 2, -1)
+            _, vl = model.fusion(feats, torch.ones(42), ff, everything["face_mask"])
+        return tl, vl
+
+    def gap(teacher: torch.Tensor, student: torch.Tensor) -> float:
+        return float(
+            F.kl_div(F.log_softmax(student / 2, -1), F.softmax(teacher / 2, -1), reduction="batchmean")
+        )
+
+    def run(trainer: Trainer, epochs: int) -> list[dict[str, float]]:
+        rng = random.Random(0)
+        out = []
+        for _ in range(epochs):
+            idx = list(range(42))
+            rng.shuffle(idx)
+            out += [trainer.step(pad_batch(split, idx[s : s + 14])) for s in range(0, 42, 14)]
+        return out
+
+    # Phase 1: the text teacher alone becomes confident (visual terms off).
+    teacher_cfg = tiny_config(kd_weight=0.0, visual_ce_weight=0.0, fusion_ce_weight=0.0, ema_weight=1.0)
+    teacher_cfg["optim"]["head_lr"] = 1e-2
+    run(Trainer(teacher_cfg, model, steps_total=30, class_weight=None), 10)
+    _, student_before = logits()
+    # Phase 2: dual distillation, all terms on; the visual student must approach the teacher.
+    cfg["optim"]["head_lr"] = 1e-2
+    losses = run(Trainer(cfg, model, steps_total=30, class_weight=None), 10)
+    teacher, student_after = logits()
+    before, after = gap(teacher, student_before), gap(teacher, student_after)
+    assert {"text_ce", "ema", "visual_ce", "kd", "fusion_ce"} <= losses[0].keys()
+    for term in ("total", "visual_ce"):
+        first = np.mean([x[term] for x in losses[:3]])
+        last = np.mean([x[term] for x in losses[-3:]])
+        assert last < 0.8 * first, (term, first, last)
+    assert before > 0.1 and after < 0.5 * before, (before, after)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (MELD / "train_sent_emo.csv").is_file(), reason="MELD CSVs not present")
+def test_ddvlm_train_on_meld_subset_checkpoints_and_resumes(tmp_path: Path) -> None:
+    cfg = tiny_config()
+    out = tmp_path / "run"
+    logs: list[str] = []
+    s1 = train(cfg, MELD, out, limit=40, progress=False, log=logs.append)
+    assert (out / "checkpoint" / "checkpoint.pt").is_file() and (out / "last_state.pt").is_file()
+    assert len(s1["history"]) == 1 and 0.0 <= s1["best"]["dev_weighted_f1"] <= 1.0
+    assert (out / "checkpoint" / "checkpoint.pt").stat().st_size < 10 * 1024 * 1024
+    cfg["optim"]["epochs"] = 2
+    s2 = train(cfg, MELD, out, resume=True, limit=40, progress=False, log=logs.append)
+    assert any("resumed" in line for line in logs)
+    assert [h["epoch"] for h in s2["history"]] == [1, 2]
+    lines = (out / "train_log.jsonl").read_text().splitlines()
+    assert [json.loads(x)["epoch"] for x in lines] == [1, 2]
+    assert "dev_weighted_f1_student" in json.loads(lines[-1])
+    model = load_checkpoint(out / "checkpoint")
+    assert model.config.trainable_layers == 1 and model.config.context_turns == 1
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (MELD / "train_sent_emo.csv").is_file(), reason="MELD CSVs not present")
+def test_cli_ablation_without_ema_and_bad_override(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = [
+        "--data",
+        str(MELD),
+        "--out",
+        str(tmp_path / "r"),
+        "--limit",
+        "24",
+        "--no-progress",
+        "--set",
+        "threads=1",
+        "--set",
+        "model.trainable_layers=1",
+        "--set",
+        "optim.epochs=1",
+        "--set",
+        "data.max_length=32",
+        "--set",
+        "loss.ema_weight=0",
+        "--set",
+        "eval.select=student",
+    ]
+    assert main(args) == 0
+    record = json.loads((tmp_path / "r" / "train_log.jsonl").read_text().splitlines()[0])
+    assert "ema" not in record["train_loss"] and "dev_weighted_f1_ema" not in record
+    with pytest.raises(KeyError):
+        main(["--data", str(MELD), "--out", str(tmp_path / "x"), "--set", "loss.nope=1"])
