@@ -4,12 +4,11 @@ Example:
   ros2 launch ddvlm_ros emotion.launch.py image_topic:=/camera/image_raw transcript_topic:=/asr/transcript
 """
 
+from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
-
-from launch import LaunchDescription
 
 ARGUMENTS = {
     "image_topic": (

@@ -90,10 +90,9 @@ def _show_args(path: str) -> int:
 
 
 def main(args: argparse.Namespace) -> int:
+    from launch import LaunchService
     from launch.actions import IncludeLaunchDescription
     from launch.launch_description_sources import PythonLaunchDescriptionSource
-
-    from launch import LaunchService
 
     launch_arguments = list(args.launch_arguments)
     try:

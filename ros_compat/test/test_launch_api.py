@@ -17,6 +17,7 @@ ROS_COMPAT = Path(__file__).resolve().parents[1]
 if str(ROS_COMPAT) not in sys.path:  # the repo's launch/ folder must not shadow the package in-process
     sys.path.insert(0, str(ROS_COMPAT))
 
+from launch import LaunchContext, LaunchDescription, LaunchService  # noqa: E402
 from launch.actions import (  # noqa: E402
     DeclareLaunchArgument,
     GroupAction,
@@ -37,8 +38,6 @@ from launch.substitutions import (  # noqa: E402
 from launch_ros.actions import Node, PushRosNamespace  # noqa: E402
 from launch_ros.substitutions import FindPackageShare  # noqa: E402
 from test_launch_support import make_ament_prefix  # noqa: E402
-
-from launch import LaunchContext, LaunchDescription, LaunchService  # noqa: E402
 
 
 def test_launch_is_the_ros_compat_package() -> None:
