@@ -26,7 +26,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 PRECISIONS = ("fp32", "fp16", "woq-int8")
-DEFAULT_CHECKPOINT = ROOT / "models" / "ddvlm-meld-v1" / "checkpoint.pt"
+DEFAULT_CHECKPOINT = ROOT / "models" / "ddvlm-meld-v1" / "checkpoint" / "checkpoint.pt"
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "meld"
 TARGETS = {
     "size_ratio_max": 0.40,
