@@ -1,0 +1,163 @@
+"""Inspect and use topics (`ros2 topic list|echo|pub|hz`), with upstream syntax and output."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import rclpy
+import yaml
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+
+from ._msgtools import get_message_class, set_fields, to_plain, to_yaml
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="topic_verb", metavar="verb")
+    sub.required = True
+    lst = sub.add_parser("list", help="Output a list of available topics")
+    lst.add_argument("-t", "--show-types", action="store_true")
+    echo = sub.add_parser("echo", help="Output messages from a topic")
+    echo.add_argument("topic_name")
+    echo.add_argument("message_type", nargs="?")
+    echo.add_argument("--once", action="store_true")
+    echo.add_argument("--field", default=None, help="dotted field to print")
+    echo.add_argument("--qos-reliability", choices=["reliable", "best_effort"], default=None)
+    echo.add_argument("--timeout", type=float, default=None, help="give up after this many seconds")
+    pub = sub.add_parser("pub", help="Publish a message to a topic")
+    pub.add_argument("topic_name")
+    pub.add_argument("message_type")
+    pub.add_argument("values", nargs="?", default="{}")
+    pub.add_argument("-r", "--rate", type=float, default=1.0)
+    pub.add_argument("-1", "--once", action="store_true")
+    pub.add_argument("-t", "--times", type=int, default=0)
+    pub.add_argument("-w", "--wait-matching-subscriptions", type=int, default=None)
+    pub.add_argument("--qos-reliability", choices=["reliable", "best_effort"], default="reliable")
+    hz = sub.add_parser("hz", help="Print the average publishing rate")
+    hz.add_argument("topic_name")
+    hz.add_argument("--window", "-w", type=int, default=10000)
+    hz.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+
+
+def _discover_type(node: Node, topic: str, timeout: float = 5.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for name, types in node.get_topic_names_and_types():
+            if name == topic and types:
+                return types[0]
+        rclpy.spin_once(node, timeout_sec=0.1)
+    raise ValueError(f"Could not determine the type for the passed topic '{topic}'")
+
+
+def _qos(reliability: str | None, node: Node, topic: str) -> QoSProfile:
+    if reliability is None:  # match the publishers: best effort if any of them is
+        infos = node.get_publishers_info_by_topic(topic)
+        best = any(i.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT for i in infos)
+        return qos_profile_sensor_data if best else QoSProfile(depth=10)
+    policy = ReliabilityPolicy.RELIABLE if reliability == "reliable" else ReliabilityPolicy.BEST_EFFORT
+    return QoSProfile(depth=10, reliability=policy)
+
+
+def _resolve(node: Node, topic: str) -> str:
+    return node.resolve_topic_name(topic)
+
+
+def _list(node: Node, args: argparse.Namespace) -> int:
+    time.sleep(0.5)
+    for _ in range(10):
+        rclpy.spin_once(node, timeout_sec=0.05)
+    for name, types in sorted(node.get_topic_names_and_types()):
+        print(f"{name} [{', '.join(types)}]" if args.show_types else name)
+    return 0
+
+
+def _echo(node: Node, args: argparse.Namespace) -> int:
+    topic = _resolve(node, args.topic_name)
+    type_name = args.message_type or _discover_type(node, topic)
+    msg_class = get_message_class(type_name)
+    received: list[object] = []
+
+    def on_message(msg: object) -> None:
+        received.append(msg)
+        if args.field:
+            value = to_plain(msg)
+            for part in args.field.split("."):
+                value = value[part]
+            print(yaml.safe_dump(value, allow_unicode=True).rstrip().removesuffix("\n..."))
+        else:
+            sys.stdout.write(to_yaml(msg))
+        print("---", flush=True)
+
+    node.create_subscription(msg_class, topic, on_message, _qos(args.qos_reliability, node, topic))
+    deadline = None if args.timeout is None else time.monotonic() + args.timeout
+    while not (args.once and received):
+        if deadline is not None and time.monotonic() > deadline:
+            return 1 if args.once else 0
+        rclpy.spin_once(node, timeout_sec=0.1)
+    return 0
+
+
+def _pub(node: Node, args: argparse.Namespace) -> int:
+    msg_class = get_message_class(args.message_type)
+    msg = set_fields(msg_class(), yaml.safe_load(args.values) or {})
+    reliable = args.qos_reliability == "reliable"
+    reliability = ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT
+    qos = QoSProfile(depth=10, reliability=reliability)
+    publisher = node.create_publisher(msg_class, args.topic_name, qos)
+    wait_for = args.wait_matching_subscriptions
+    if wait_for is None:
+        wait_for = 1 if (args.once or args.times) else 0
+    print(f"publisher: beginning loop\npublishing #1: {msg}")
+    while publisher.get_subscription_count() < wait_for:
+        rclpy.spin_once(node, timeout_sec=0.05)
+    count = 0
+    limit = 1 if args.once else args.times
+    while True:
+        publisher.publish(msg)
+        count += 1
+        if limit and count >= limit:
+            break
+        time.sleep(1.0 / args.rate)
+    time.sleep(0.3)  # let reliable delivery finish before the node goes away
+    return 0
+
+
+def _hz(node: Node, args: argparse.Namespace) -> int:
+    topic = _resolve(node, args.topic_name)
+    msg_class = get_message_class(_discover_type(node, topic))
+    stamps: list[float] = []
+
+    def on_message(_: object) -> None:
+        stamps.append(time.monotonic())
+        del stamps[: -args.window]
+
+    node.create_subscription(msg_class, topic, on_message, _qos(None, node, topic))
+    start = last_print = time.monotonic()
+    while args.duration is None or time.monotonic() - start < args.duration:
+        rclpy.spin_once(node, timeout_sec=0.05)
+        if time.monotonic() - last_print >= 1.0 and len(stamps) > 1:
+            last_print = time.monotonic()
+            gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+            mean = sum(gaps) / len(gaps)
+            std = (sum((g - mean) ** 2 for g in gaps) / len(gaps)) ** 0.5
+            print(f"average rate: {1.0 / mean:.3f}\n\tmin: {min(gaps):.3f}s max: {max(gaps):.3f}s "
+                  f"std dev: {std:.5f}s window: {len(stamps)}", flush=True)
+    return 0
+
+
+def main(args: argparse.Namespace) -> int:
+    handlers = {"list": _list, "echo": _echo, "pub": _pub, "hz": _hz}
+    rclpy.init()
+    node = rclpy.create_node(f"_ros2cli_{args.topic_verb}", start_parameter_services=False)
+    try:
+        return handlers[args.topic_verb](node, args)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
