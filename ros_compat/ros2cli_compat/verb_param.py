@@ -1,0 +1,139 @@
+"""Node parameters through the standard rcl_interfaces services (`ros2 param list|get|set|dump`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import rclpy
+import yaml
+from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
+from rcl_interfaces.srv import GetParameters, ListParameters, SetParameters
+from rclpy.node import Node
+
+_VALUE_FIELDS = {
+    ParameterType.PARAMETER_BOOL: ("bool_value", "Boolean value is"),
+    ParameterType.PARAMETER_INTEGER: ("integer_value", "Integer value is"),
+    ParameterType.PARAMETER_DOUBLE: ("double_value", "Double value is"),
+    ParameterType.PARAMETER_STRING: ("string_value", "String value is"),
+    ParameterType.PARAMETER_BYTE_ARRAY: ("byte_array_value", "Byte values are"),
+    ParameterType.PARAMETER_BOOL_ARRAY: ("bool_array_value", "Boolean values are"),
+    ParameterType.PARAMETER_INTEGER_ARRAY: ("integer_array_value", "Integer values are"),
+    ParameterType.PARAMETER_DOUBLE_ARRAY: ("double_array_value", "Double values are"),
+    ParameterType.PARAMETER_STRING_ARRAY: ("string_array_value", "String values are"),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="param_verb", metavar="verb")
+    sub.required = True
+    lst = sub.add_parser("list", help="Output a list of available parameters")
+    lst.add_argument("node_name")
+    get = sub.add_parser("get", help="Get parameter")
+    get.add_argument("node_name")
+    get.add_argument("parameter_name")
+    set_ = sub.add_parser("set", help="Set parameter")
+    set_.add_argument("node_name")
+    set_.add_argument("parameter_name")
+    set_.add_argument("value")
+    dump = sub.add_parser("dump", help="Show all of the parameters of a node in a YAML file format")
+    dump.add_argument("node_name")
+    for p in (lst, get, set_, dump):
+        p.add_argument("--timeout", type=float, default=10.0, help="wait this long for the node's services")
+
+
+def value_from_string(text: str) -> ParameterValue:
+    """Type a command-line value as upstream does: YAML scalar or list."""
+    parsed = yaml.safe_load(text) if text.strip() else text
+    value = ParameterValue()
+    if isinstance(parsed, bool):
+        value.type, value.bool_value = ParameterType.PARAMETER_BOOL, parsed
+    elif isinstance(parsed, int):
+        value.type, value.integer_value = ParameterType.PARAMETER_INTEGER, parsed
+    elif isinstance(parsed, float):
+        value.type, value.double_value = ParameterType.PARAMETER_DOUBLE, parsed
+    elif isinstance(parsed, list) and parsed and all(isinstance(v, bool) for v in parsed):
+        value.type, value.bool_array_value = ParameterType.PARAMETER_BOOL_ARRAY, parsed
+    elif isinstance(parsed, list) and parsed and all(isinstance(v, int) for v in parsed):
+        value.type, value.integer_array_value = ParameterType.PARAMETER_INTEGER_ARRAY, parsed
+    elif isinstance(parsed, list) and parsed and all(isinstance(v, (int, float)) for v in parsed):
+        value.type = ParameterType.PARAMETER_DOUBLE_ARRAY
+        value.double_array_value = [float(v) for v in parsed]
+    elif isinstance(parsed, list) and all(isinstance(v, str) for v in parsed):
+        value.type, value.string_array_value = ParameterType.PARAMETER_STRING_ARRAY, parsed
+    else:
+        value.type, value.string_value = ParameterType.PARAMETER_STRING, text
+    return value
+
+
+def plain_value(value: ParameterValue) -> object:
+    field = _VALUE_FIELDS.get(value.type)
+    if field is None:
+        return None
+    raw = getattr(value, field[0])
+    return list(raw) if not isinstance(raw, (bool, int, float, str)) else raw
+
+
+def _call(node: Node, srv_type: type, service: str, request: object, timeout: float) -> object:
+    client = node.create_client(srv_type, service)
+    if not client.wait_for_service(timeout_sec=timeout):
+        raise LookupError(f"Node not found (no service {service})")
+    future = client.call_async(request)
+    rclpy.spin_until_future_complete(node, future, timeout_sec=timeout)
+    if future.result() is None:
+        raise LookupError(f"Service call {service} timed out")
+    return future.result()
+
+
+def _node_fqn(name: str) -> str:
+    return name if name.startswith("/") else f"/{name}"
+
+
+def _list_names(node: Node, target: str, timeout: float) -> list[str]:
+    response = _call(node, ListParameters, f"{target}/list_parameters", ListParameters.Request(), timeout)
+    return sorted(response.result.names)
+
+
+def _get(node: Node, target: str, names: list[str], timeout: float) -> list[ParameterValue]:
+    request = GetParameters.Request(names=names)
+    response = _call(node, GetParameters, f"{target}/get_parameters", request, timeout)
+    return list(response.values)
+
+
+def main(args: argparse.Namespace) -> int:
+    target = _node_fqn(args.node_name)
+    rclpy.init()
+    node = rclpy.create_node("_ros2cli_param", start_parameter_services=False)
+    try:
+        if args.param_verb == "list":
+            print(f"{target}:")
+            for name in _list_names(node, target, args.timeout):
+                print(f"  {name}")
+        elif args.param_verb == "get":
+            (value,) = _get(node, target, [args.parameter_name], args.timeout)
+            if value.type == ParameterType.PARAMETER_NOT_SET:
+                print("Parameter not set.")
+                return 1
+            print(f"{_VALUE_FIELDS[value.type][1]}: {plain_value(value)}")
+        elif args.param_verb == "set":
+            request = SetParameters.Request(
+                parameters=[Parameter(name=args.parameter_name, value=value_from_string(args.value))]
+            )
+            response = _call(node, SetParameters, f"{target}/set_parameters", request, args.timeout)
+            result = response.results[0]
+            if not result.successful:
+                print(f"Setting parameter failed: {result.reason}".rstrip(": "))
+                return 1
+            print("Set parameter successful")
+        else:  # dump
+            names = _list_names(node, target, args.timeout)
+            values = _get(node, target, names, args.timeout)
+            params = {n: plain_value(v) for n, v in zip(names, values, strict=True)}
+            print(yaml.safe_dump({target: {"ros__parameters": params}}, sort_keys=False), end="")
+        return 0
+    except LookupError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()

@@ -1,0 +1,70 @@
+"""`ros2 param set|get|list|dump` against a real node whose on-set callback validates values."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+
+NODE = r'''
+import rclpy
+from rcl_interfaces.msg import SetParametersResult
+rclpy.init()
+node = rclpy.create_node("validator")
+node.declare_parameter("rate_hz", 5.0)
+node.declare_parameter("label", "neutral")
+def check(params):
+    for p in params:
+        if p.name == "rate_hz" and not 0.0 <= p.value <= 30.0:
+            return SetParametersResult(successful=False, reason="rate_hz must be in [0, 30]")
+    return SetParametersResult(successful=True)
+node.add_on_set_parameters_callback(check)
+try:
+    rclpy.spin(node)
+except KeyboardInterrupt:
+    pass
+'''
+
+
+def ros2(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["ros2", *args], capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture
+def validator(ros_domain: int) -> Iterator[None]:
+    proc = subprocess.Popen([sys.executable, "-c", NODE])
+    try:
+        deadline = time.monotonic() + 20
+        while ros2("param", "list", "/validator", "--timeout", "2").returncode != 0:
+            assert time.monotonic() < deadline, "validator node did not come up"
+        yield
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_set_accepted_then_get(validator: None) -> None:
+    result = ros2("param", "set", "/validator", "rate_hz", "12.5")
+    assert (result.returncode, result.stdout.strip()) == (0, "Set parameter successful")
+    assert ros2("param", "get", "/validator", "rate_hz").stdout.strip() == "Double value is: 12.5"
+
+
+def test_set_rejected_prints_node_reason(validator: None) -> None:
+    result = ros2("param", "set", "/validator", "rate_hz", "99.0")
+    assert result.returncode == 1
+    assert result.stdout.strip() == "Setting parameter failed: rate_hz must be in [0, 30]"
+    assert ros2("param", "get", "/validator", "rate_hz").stdout.strip() == "Double value is: 5.0"
+
+
+def test_list_and_dump(validator: None) -> None:
+    listing = ros2("param", "list", "validator").stdout.split()
+    assert {"label", "rate_hz"} <= set(listing)
+    dump = ros2("param", "dump", "/validator").stdout
+    assert "label: neutral" in dump and "rate_hz: 5.0" in dump
+
+
+def test_node_list_shows_validator(validator: None) -> None:
+    assert "/validator" in ros2("node", "list").stdout.splitlines()
