@@ -11,6 +11,7 @@ import pytest
 
 NODE = r'''
 import rclpy
+import rclpy.executors
 from rcl_interfaces.msg import SetParametersResult
 rclpy.init()
 node = rclpy.create_node("validator")
@@ -24,7 +25,7 @@ def check(params):
 node.add_on_set_parameters_callback(check)
 try:
     rclpy.spin(node)
-except KeyboardInterrupt:
+except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
     pass
 '''
 
@@ -67,4 +68,5 @@ def test_list_and_dump(validator: None) -> None:
 
 
 def test_node_list_shows_validator(validator: None) -> None:
-    assert "/validator" in ros2("node", "list").stdout.splitlines()
+    listing = ros2("node", "list", "--spin-time", "3")
+    assert "/validator" in listing.stdout.splitlines(), listing
