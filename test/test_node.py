@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray
-from rcl_interfaces.msg import Parameter as ParameterMsg
-from rcl_interfaces.msg import ParameterType, ParameterValue
+from rcl_interfaces.msg import ParameterValue
 from rcl_interfaces.srv import GetParameters, SetParameters
+from rclpy.parameter import Parameter
 from std_srvs.srv import Trigger
 from test_node_harness import (
     NodeProcess,
@@ -125,18 +125,10 @@ def test_fallback_window_finds_faces_without_start_stamp(node: NodeProcess, prob
 def set_params(probe: Probe, values: dict[str, object]) -> list:
     client = probe.node.create_client(SetParameters, f"{NS}/emotion_node/set_parameters")
     assert client.wait_for_service(timeout_sec=10)
-    req = SetParameters.Request()
-    for name, value in values.items():
-        pv = ParameterValue()
-        if isinstance(value, bool):
-            pv.type, pv.bool_value = ParameterType.PARAMETER_BOOL, value
-        elif isinstance(value, int):
-            pv.type, pv.integer_value = ParameterType.PARAMETER_INTEGER, value
-        elif isinstance(value, float):
-            pv.type, pv.double_value = ParameterType.PARAMETER_DOUBLE, value
-        else:
-            pv.type, pv.string_value = ParameterType.PARAMETER_STRING, str(value)
-        req.parameters.append(ParameterMsg(name=name, value=pv))
+    # rclpy's Parameter infers the ParameterType from the Python value (bool/int/float/str).
+    req = SetParameters.Request(
+        parameters=[Parameter(name, value=value).to_parameter_msg() for name, value in values.items()]
+    )
     future = client.call_async(req)
     assert probe.spin_until(future.done, 10)
     return future.result().results
