@@ -40,6 +40,7 @@ setup(
             "ddvlm-train = ddvlm_ros.training.train:main",
             "ddvlm-eval = ddvlm_ros.training.evaluate:main",
             "ddvlm-export = ddvlm_ros.training.export:main",
+            "ddvlm-bag = ddvlm_ros.replay.cli:main",
         ],
     },
 )

@@ -99,8 +99,11 @@ class RateMeter:
 class EmotionNode(Node):
     """The ROS node; see README for topics, parameters and diagnostics."""
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, inline_vision: bool = False, **kwargs) -> None:
+        """inline_vision: analyse faces in the image callback itself, not on the vision thread (for
+        in-process replay, where every frame must be analysed before the next message is fed)."""
         super().__init__("emotion_node", **kwargs)
+        self._inline_vision = inline_vision
         for spec in PARAMS:
             self.declare_parameter(spec.name, spec.default, spec.descriptor())
         self._p = {spec.name: self.get_parameter(spec.name).value for spec in PARAMS}
@@ -146,7 +149,7 @@ class EmotionNode(Node):
         self._image_sub = message_filters.Subscriber(
             self, Image, "image", qos_profile=image_qos, callback_group=self._vision_group
         )
-        self._image_sub.registerCallback(self._on_image)
+        self._image_sub.registerCallback(self.on_image)
         if self._p["use_compressed"]:
             self._compressed_sub = message_filters.Subscriber(
                 self,
@@ -169,7 +172,8 @@ class EmotionNode(Node):
         self._vision_queue: queue.Queue[tuple[int, np.ndarray]] = queue.Queue(maxsize=1)
         self._vision_stop = threading.Event()
         self._vision_thread = threading.Thread(target=self._vision_loop, name="vision", daemon=True)
-        self._vision_thread.start()
+        if not inline_vision:
+            self._vision_thread.start()
         self.get_logger().info(
             f"ready: model {self._model_name} on {self.backend.name} from {self.model_dir}; "
             f"topics {self.resolve_topic_name('image')}, {self.resolve_topic_name('transcript')} → "
@@ -281,7 +285,8 @@ class EmotionNode(Node):
         return self.get_clock().now().nanoseconds
 
     # ---- images: visual work as frames arrive --------------------------------------------------
-    def _on_image(self, msg: Image) -> None:
+    def on_image(self, msg: Image) -> None:
+        """Take one camera frame (the image subscription's callback; public for in-process replay)."""
         self._handle_frame(msg, image_to_bgr)
 
     def _on_compressed(self, msg: CompressedImage) -> None:
@@ -324,6 +329,9 @@ class EmotionNode(Node):
             return
         image = convert(msg, self._p["max_image_pixels"])  # validates before any work is done
         self._last_detect_ns = t
+        if self._inline_vision:
+            self._analyse(t, image)
+            return
         # Hand over to the vision thread: executor callbacks stay short (a long one makes rclpy's
         # executor spin on the still-ready subscription and starve the transcript path of the GIL).
         try:
@@ -364,32 +372,15 @@ class EmotionNode(Node):
     def destroy_node(self) -> None:
         """Stop the vision thread before the node's handles go away."""
         self._vision_stop.set()
-        self._vision_thread.join(timeout=5.0)
+        if self._vision_thread.is_alive():
+            self._vision_thread.join(timeout=5.0)
         super().destroy_node()
 
     # ---- transcripts: the critical path ---------------------------------------------------------
     def _on_transcript(self, msg: Transcript) -> None:
         received = time.perf_counter()
-        self._rates["transcript"].tick()
-        self._last_speech_mono = time.monotonic()
-        if not msg.is_final:
-            self._count("transcripts_partial")
-            return
-        self._count("transcripts_final")
-        try:
-            out = self._classify(msg)
-        except Unanswered as err:
-            self._count(f"unanswered_{err.reason}")
-            self.get_logger().warn(
-                f"utterance {msg.conversation_id!r}/{msg.utterance_id!r} not answered ({err.reason}): {err}"
-            )
-            return
-        except Exception as err:
-            self._count("unanswered_inference_error")
-            self.get_logger().error(
-                f"utterance {msg.conversation_id!r}/{msg.utterance_id!r} not answered "
-                f"(inference_error): {err!r}"
-            )
+        out = self.answer(msg)
+        if out is None:
             return
         self._pub.publish(out)
         self._rates["emotion"].tick()
@@ -397,6 +388,30 @@ class EmotionNode(Node):
         with self._lock:
             self._latency_ms.append((time.perf_counter() - received) * 1000.0)
             self._inference_ms.append(out.inference_ms)
+
+    def answer(self, msg: Transcript) -> EmotionState | None:
+        """The EmotionState for one transcript, or None for a partial one or one that cannot be
+        answered (the reason is counted and logged). Public for in-process replay; never publishes."""
+        self._rates["transcript"].tick()
+        self._last_speech_mono = time.monotonic()
+        if not msg.is_final:
+            self._count("transcripts_partial")
+            return None
+        self._count("transcripts_final")
+        try:
+            return self._classify(msg)
+        except Unanswered as err:
+            self._count(f"unanswered_{err.reason}")
+            self.get_logger().warn(
+                f"utterance {msg.conversation_id!r}/{msg.utterance_id!r} not answered ({err.reason}): {err}"
+            )
+        except Exception as err:
+            self._count("unanswered_inference_error")
+            self.get_logger().error(
+                f"utterance {msg.conversation_id!r}/{msg.utterance_id!r} not answered "
+                f"(inference_error): {err!r}"
+            )
+        return None
 
     def _classify(self, msg: Transcript) -> EmotionState:
         with self._lock:

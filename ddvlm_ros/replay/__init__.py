@@ -1,0 +1,1 @@
+"""Rosbag replay: MELD → rosbag2 (`ddvlm-bag from-meld`) and replay evaluation (`ddvlm-bag eval`)."""

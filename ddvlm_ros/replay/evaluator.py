@@ -1,0 +1,368 @@
+"""Replay a bag through emotion_node and score its answers: over DDS (the node runs as its own process)
+or in-process (offline, as fast as the model runs).
+
+Each final Transcript that is played is expected to get exactly one EmotionState, matched by
+(conversation_id, utterance_id), or by (conversation_id, header stamp) when the ASR leaves utterance_id
+empty. Ground truth, when the bag has it, is an EmotionState topic (see meld_to_bag); without it the
+report has the emotion distribution over time and latency only.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import rclpy
+import yaml
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import Image
+
+from ddvlm_msgs.msg import EmotionState, Transcript
+from ddvlm_ros.labels import label_index
+from ddvlm_ros.replay.bagfile import BagError, BagReader
+
+TRANSCRIPT_TYPE = "ddvlm_msgs/msg/Transcript"
+IMAGE_TYPE = "sensor_msgs/msg/Image"
+EMOTION_TYPE = "ddvlm_msgs/msg/EmotionState"
+Key = tuple[str, str]
+
+
+def answer_key(msg: Transcript | EmotionState) -> Key:
+    """How a Transcript and the EmotionState answering it are matched."""
+    if msg.utterance_id:
+        return msg.conversation_id, msg.utterance_id
+    return msg.conversation_id, f"@{msg.header.stamp.sec}.{msg.header.stamp.nanosec:09d}"
+
+
+def stamp_s(msg: Any) -> float:
+    return msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+
+
+@dataclass(frozen=True)
+class ReplayTopics:
+    """Which bag topics feed the node (transcript, image) and which holds the ground truth."""
+
+    transcript: str
+    image: str | None
+    ground_truth: str | None
+
+    @classmethod
+    def find(
+        cls,
+        reader: BagReader,
+        transcript: str | None = None,
+        image: str | None = None,
+        ground_truth: str | None = None,
+    ) -> ReplayTopics:
+        """Topics by name when given, else by type; BagError when that is ambiguous or missing."""
+        types = {t.name: t.type for t in reader.topics}
+
+        def pick(name: str | None, msg_type: str, what: str, required: bool) -> str | None:
+            if name is not None:
+                if name not in types:
+                    raise BagError(f"{what} topic {name} is not in the bag (topics: {', '.join(types)})")
+                if types[name] != msg_type:
+                    raise BagError(f"{what} topic {name} has type {types[name]}, expected {msg_type}")
+                return name
+            found = [n for n, t in types.items() if t == msg_type]
+            if len(found) > 1 and msg_type == EMOTION_TYPE:
+                found = [n for n in found if n.endswith("ground_truth")] or found
+            if len(found) > 1:
+                raise BagError(f"several {msg_type} topics {found}; choose the {what} topic with an option")
+            if not found and required:
+                raise BagError(f"the bag has no {msg_type} topic (topics: {', '.join(types) or 'none'})")
+            return found[0] if found else None
+
+        return cls(
+            transcript=pick(transcript, TRANSCRIPT_TYPE, "transcript", True),
+            image=pick(image, IMAGE_TYPE, "image", False),
+            ground_truth=pick(ground_truth, EMOTION_TYPE, "ground-truth", False),
+        )
+
+
+def read_ground_truth(reader: BagReader, topic: str | None) -> dict[Key, int]:
+    """Label index per utterance key from the ground-truth EmotionState topic."""
+    if topic is None:
+        return {}
+    truth: dict[Key, int] = {}
+    for m in reader.messages([topic]):
+        try:
+            truth[answer_key(m.msg)] = label_index(m.msg.emotion)
+        except ValueError as err:
+            raise BagError(f"ground truth on {topic}: {err}") from err
+    return truth
+
+
+@dataclass
+class ReplayResult:
+    """What was sent and what came back; wall times are time.perf_counter() seconds."""
+
+    mode: str
+    sent: dict[Key, tuple[float, Transcript]] = field(default_factory=dict)
+    answers: dict[Key, tuple[float, EmotionState]] = field(default_factory=dict)
+    duplicate_answers: int = 0
+    unexpected_answers: int = 0  # visual-only updates or answers to utterances not played here
+    played: Counter[str] = field(default_factory=Counter)
+    wall_s: float = 0.0
+
+    def record_answer(self, key: Key, when: float, msg: EmotionState) -> None:
+        if key not in self.sent:
+            self.unexpected_answers += 1
+        elif key in self.answers:
+            self.duplicate_answers += 1
+        else:
+            self.answers[key] = (when, msg)
+
+
+def load_node_parameters(params_file: str | Path) -> list[Parameter]:
+    """The emotion_node parameters of a ROS parameter YAML (`/**` or `emotion_node` section)."""
+    doc = yaml.safe_load(Path(params_file).read_text()) or {}
+    values: dict[str, Any] = {}
+    for section in ("/**", "emotion_node", "/emotion_node"):
+        values.update((doc.get(section) or {}).get("ros__parameters", {}))
+    return [Parameter(name, value=value) for name, value in values.items()]
+
+
+def default_params_file() -> Path:
+    """config/emotion.yaml of the installed package (the file emotion.launch.py uses)."""
+    from ament_index_python.packages import get_package_share_directory
+
+    return Path(get_package_share_directory("ddvlm_ros")) / "config" / "emotion.yaml"
+
+
+# ---------------------------------------------------------------------------------------- offline
+def replay_offline(
+    reader: BagReader,
+    topics: ReplayTopics,
+    params_file: str | Path,
+    model_dir: str | None = None,
+    backend: str | None = None,
+) -> ReplayResult:
+    """Feed the bag to an in-process EmotionNode as fast as it answers (no DDS in the data path).
+
+    The node's clock follows the bag (sim time), and faces are analysed inline so every frame is in the
+    buffer before the next message, which makes the result deterministic.
+    """
+    from ddvlm_ros.emotion_node import EmotionNode
+
+    overrides = load_node_parameters(params_file)
+    overrides.append(Parameter("use_sim_time", value=True))
+    if model_dir:
+        overrides.append(Parameter("model_dir", value=model_dir))
+    if backend:
+        overrides.append(Parameter("backend", value=backend))
+    owns_context = not rclpy.ok()
+    if owns_context:
+        rclpy.init()
+    node = EmotionNode(inline_vision=True, parameter_overrides=overrides)
+    result = ReplayResult(mode="offline")
+    t0 = time.perf_counter()
+    try:
+        clock = node.get_clock()
+        for m in reader.messages([t for t in (topics.transcript, topics.image) if t]):
+            clock.set_ros_time_override(rclpy.time.Time(nanoseconds=m.stamp_ns))
+            result.played[m.topic] += 1
+            if m.topic == topics.image:
+                node.on_image(m.msg)
+                continue
+            if not m.msg.is_final:
+                continue
+            key = answer_key(m.msg)
+            sent = time.perf_counter()
+            result.sent[key] = (sent, m.msg)
+            out = node.answer(m.msg)
+            if out is not None:
+                result.record_answer(answer_key(out), time.perf_counter(), out)
+    finally:
+        result.wall_s = time.perf_counter() - t0
+        node.destroy_node()
+        if owns_context:
+            rclpy.try_shutdown()
+    return result
+
+
+# -------------------------------------------------------------------------------------------- DDS
+class ReplayNode(Node):
+    """Plays bag messages into the node's input topics, with /clock, and collects its EmotionStates."""
+
+    def __init__(self, result: ReplayResult, answer_queue_depth: int = 10000) -> None:
+        super().__init__("ddvlm_replay_eval")
+        reliable = QoSProfile(depth=answer_queue_depth, reliability=ReliabilityPolicy.RELIABLE)
+        self.result = result
+        self.lock = threading.Lock()
+        self.last_answer = time.perf_counter()
+        self.transcript_pub = self.create_publisher(Transcript, "transcript", reliable)
+        self.image_pub = self.create_publisher(Image, "image", qos_profile_sensor_data)
+        self.clock_pub = self.create_publisher(Clock, "/clock", 10)
+        self.create_subscription(EmotionState, "emotion", self._on_emotion, reliable)
+
+    def _on_emotion(self, msg: EmotionState) -> None:
+        now = time.perf_counter()
+        with self.lock:
+            self.result.record_answer(answer_key(msg), now, msg)
+            self.last_answer = now
+
+    def publish_clock(self, stamp_ns: int) -> None:
+        self.clock_pub.publish(Clock(clock=rclpy.time.Time(nanoseconds=stamp_ns).to_msg()))
+
+    def node_ready(self) -> bool:
+        """The emotion node subscribes to our transcripts and publishes emotions we subscribe to."""
+        return (
+            self.transcript_pub.get_subscription_count() > 0
+            and self.count_publishers(self.resolve_topic_name("emotion")) > 0
+        )
+
+
+class NodeProcess:
+    """emotion_node started as its own process, on sim time, with the given parameter file."""
+
+    def __init__(
+        self, params_file: str | Path, model_dir: str | None, backend: str | None, log: Path
+    ) -> None:
+        cmd = [
+            sys.executable,
+            "-m",
+            "ddvlm_ros.emotion_node",
+            "--ros-args",
+            "--params-file",
+            str(params_file),
+        ]
+        cmd += ["-p", "use_sim_time:=true"]
+        if model_dir:
+            cmd += ["-p", f"model_dir:={model_dir}"]
+        if backend:
+            cmd += ["-p", f"backend:={backend}"]
+        self.log_path = log
+        self._log = open(log, "w")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT)
+
+    def check_alive(self) -> None:
+        code = self.process.poll()
+        if code is not None:
+            tail = "".join(self.log_path.read_text().splitlines(keepends=True)[-15:])
+            raise RuntimeError(f"emotion_node exited with code {code}; its log ({self.log_path}):\n{tail}")
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+        return self.process.returncode
+
+
+def replay_dds(
+    reader: BagReader,
+    topics: ReplayTopics,
+    rate: float,
+    node_timeout_s: float = 60.0,
+    answer_timeout_s: float = 10.0,
+    launch: Callable[[], NodeProcess] | None = None,
+    progress: Callable[[str], None] = print,
+    ros_args: list[str] | None = None,
+) -> ReplayResult:
+    """Play the bag at `rate`× its recorded timing to a node over DDS and wait for its answers.
+
+    With `launch`, the node is started here (and stopped at the end); otherwise one must be running in
+    this ROS_DOMAIN_ID with matching topics (e.g. from replay_eval.launch.py).
+    """
+    if not rate > 0:
+        raise ValueError(f"rate must be > 0, got {rate}")
+    result = ReplayResult(mode="dds+launched-node" if launch else "dds")
+    owns_context = not rclpy.ok()
+    if owns_context:
+        rclpy.init(args=ros_args)
+    node = ReplayNode(result)
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    spinner = threading.Thread(target=executor.spin, name="replay-spin", daemon=True)
+    spinner.start()
+    process = launch() if launch else None
+    try:
+        _wait_for_node(node, process, node_timeout_s, progress)
+        t0 = time.perf_counter()
+        _play(node, reader, topics, rate, result, progress)
+        _wait_for_answers(node, result, answer_timeout_s, process)
+        result.wall_s = time.perf_counter() - t0
+    finally:
+        if process is not None:
+            process.stop()
+        executor.shutdown(timeout_sec=5.0)
+        node.destroy_node()
+        if owns_context:
+            rclpy.try_shutdown()
+    return result
+
+
+def _wait_for_node(node: ReplayNode, process: NodeProcess | None, timeout_s: float, progress) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not node.node_ready():
+        if process is not None:
+            process.check_alive()
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"no emotion node on {node.resolve_topic_name('transcript')} → "
+                f"{node.resolve_topic_name('emotion')} after {timeout_s:.0f} s (ROS_DOMAIN_ID and topic "
+                "remappings must match; or use --launch-node / --offline)"
+            )
+        time.sleep(0.1)
+    time.sleep(0.5)  # let the node's side of the discovery settle too
+    progress("emotion node found; replaying")
+
+
+def _play(node: ReplayNode, reader: BagReader, topics: ReplayTopics, rate: float, result, progress) -> None:
+    wanted = [t for t in (topics.transcript, topics.image) if t]
+    start_wall = time.perf_counter()
+    first_ns: int | None = None
+    next_report = start_wall + 10.0
+    for m in reader.messages(wanted):
+        if first_ns is None:
+            first_ns = m.stamp_ns
+        delay = start_wall + (m.stamp_ns - first_ns) / 1e9 / rate - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        node.publish_clock(m.stamp_ns)
+        result.played[m.topic] += 1
+        if m.topic == topics.image:
+            node.image_pub.publish(m.msg)
+            continue
+        if m.msg.is_final:
+            with node.lock:
+                result.sent[answer_key(m.msg)] = (time.perf_counter(), m.msg)
+        node.transcript_pub.publish(m.msg)
+        if time.perf_counter() > next_report:
+            next_report += 10.0
+            with node.lock:
+                progress(f"played {len(result.sent)} utterances, {len(result.answers)} answered")
+
+
+def _wait_for_answers(node: ReplayNode, result: ReplayResult, timeout_s: float, process) -> None:
+    """Until every played utterance is answered, or no answer came for timeout_s."""
+    while True:
+        with node.lock:
+            done = len(result.answers) >= len(result.sent)
+            idle = time.perf_counter() - max(node.last_answer, _last_sent(result))
+        if done or idle > timeout_s:
+            return
+        if process is not None and process.process.poll() is not None:
+            return
+        time.sleep(0.05)
+
+
+def _last_sent(result: ReplayResult) -> float:
+    return max((t for t, _ in result.sent.values()), default=0.0)
