@@ -158,7 +158,7 @@ class EmotionNode(Node):
                 qos_profile=image_qos,
                 callback_group=self._vision_group,
             )
-            self._compressed_sub.registerCallback(self._on_compressed)
+            self._compressed_sub.registerCallback(self.on_compressed_image)
         self._transcript_sub = message_filters.Subscriber(
             self, Transcript, "transcript", qos_profile=reliable, callback_group=self._speech_group
         )
@@ -289,7 +289,8 @@ class EmotionNode(Node):
         """Take one camera frame (the image subscription's callback; public for in-process replay)."""
         self._handle_frame(msg, image_to_bgr)
 
-    def _on_compressed(self, msg: CompressedImage) -> None:
+    def on_compressed_image(self, msg: CompressedImage) -> None:
+        """Take one jpeg/png frame (image/compressed callback; public for in-process replay)."""
         self._handle_frame(msg, compressed_to_bgr)
 
     def _handle_frame(self, msg, convert) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import cv2
 import pytest
+from sensor_msgs.msg import CompressedImage
 from test_node_harness import LIGHT_ENV, ROOT, image_msg, model_dir, synthetic_face_frame, transcript_msg
 
 from ddvlm_msgs.msg import Transcript
@@ -131,7 +132,7 @@ def test_from_meld_with_videos_adds_frames_inside_each_utterance(tmp_path: Path,
     assert report["unanswered"]["count"] == 0
 
 
-def robot_bag(path: Path, storage: str) -> list[Transcript]:
+def robot_bag(path: Path, storage: str, compressed: bool = False) -> list[Transcript]:
     """What `ros2 bag record /camera/image_raw /asr/transcript` of a robot would hold: no labels, and an
     ASR that leaves utterance_id empty (answers are then matched by conversation and stamp)."""
     base = 1_800_000_000 * 10**9
@@ -142,7 +143,11 @@ def robot_bag(path: Path, storage: str) -> list[Transcript]:
         for i, text in enumerate(texts):
             start = t
             for _ in range(10):  # 5 Hz camera while the person speaks
-                bag.write("/camera/image_raw", t, image_msg(synthetic_face_frame(320, 240, seed=i), t))
+                frame = synthetic_face_frame(320, 240, seed=i)
+                if compressed:
+                    bag.write("/camera/image_raw/compressed", t, jpeg_msg(frame, t))
+                else:
+                    bag.write("/camera/image_raw", t, image_msg(frame, t))
                 t += 200_000_000
             msg = transcript_msg("robot-1", "", text, t, start, speaker="visitor")
             bag.write("/asr/transcript", t + 1000, msg)
@@ -153,12 +158,18 @@ def robot_bag(path: Path, storage: str) -> list[Transcript]:
     return transcripts
 
 
-@pytest.mark.parametrize("storage", STORAGES)
+def jpeg_msg(frame, stamp_ns: int) -> CompressedImage:
+    msg = CompressedImage(format="jpeg", data=cv2.imencode(".jpg", frame)[1].tobytes())
+    msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
+    return msg
+
+
+@pytest.mark.parametrize(("storage", "compressed"), [("mcap", False), ("sqlite3", False), ("mcap", True)])
 def test_bag_without_labels_reports_distribution_latency_and_timeline(
-    tmp_path: Path, storage: str, ros_domain: int
+    tmp_path: Path, storage: str, compressed: bool, ros_domain: int
 ) -> None:
     bag = tmp_path / "robot"
-    transcripts = robot_bag(bag, storage)
+    transcripts = robot_bag(bag, storage, compressed)
     report = eval_bag(
         bag,
         tmp_path / "report.json",
@@ -262,3 +273,29 @@ def test_replay_eval_launch_file_runs_node_and_evaluator_together(tmp_path: Path
     assert report["replay"]["mode"] == "dds" and report["unanswered"]["count"] == 0 and report["n"] == n
     assert report["replay"]["answered"] == n
     assert run.returncode == 0, run.stderr[-2000:]
+
+
+@pytest.mark.dds
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_replay_over_dds_with_clip_frames_feeds_the_visual_branch(tmp_path: Path, ros_domain: int) -> None:
+    utterances = [u for u in read_split(MELD, "test") if u.dialogue_id == 0]
+    videos = tmp_path / "MELD.Raw"
+    for u in utterances[:3]:
+        write_clip(videos / "output_repeated_splits_test" / f"{u.key}.mp4", 3.0)
+    bag = tmp_path / "bag"
+    from_meld(bag, "mcap", "--videos", str(videos), "--fps", "10", dialogues=1)
+    report_path = tmp_path / "r.json"
+    cmd = ["ddvlm-bag", "eval", str(bag), "--launch-node", "--rate", "2", "--json", str(report_path)]
+    run = subprocess.run(
+        [*cmd, "--model-dir", str(model_dir())],
+        env={**os.environ, **LIGHT_ENV},
+        capture_output=True,
+        text=True,
+        timeout=200,
+    )
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    report = json.loads(report_path.read_text())
+    assert report["unanswered"]["count"] == 0 and report["n"] == len(utterances)
+    assert report["modalities"] == ["text", "visual"]
+    assert report["replay"]["messages_played"]["/image"] > 0 and report["replay"]["frames_used_mean"] > 0

@@ -101,7 +101,11 @@ def evaluate(a: argparse.Namespace) -> int:
                 log_dir.mkdir(parents=True, exist_ok=True)
 
                 def launch() -> NodeProcess:
-                    return NodeProcess(params, a.model_dir, a.backend, log_dir / "emotion_node.log")
+                    log = log_dir / "emotion_node.log"
+                    return NodeProcess(params, a.model_dir, a.backend, log, topics.compressed)
+
+            elif topics.compressed:
+                print("note: images are jpeg/png; the running node needs use_compressed:=true", flush=True)
 
             result = replay_dds(
                 reader,

@@ -27,7 +27,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rosgraph_msgs.msg import Clock
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CompressedImage, Image
 
 from ddvlm_msgs.msg import EmotionState, Transcript
 from ddvlm_ros.labels import label_index
@@ -35,6 +35,7 @@ from ddvlm_ros.replay.bagfile import BagError, BagReader
 
 TRANSCRIPT_TYPE = "ddvlm_msgs/msg/Transcript"
 IMAGE_TYPE = "sensor_msgs/msg/Image"
+COMPRESSED_TYPE = "sensor_msgs/msg/CompressedImage"
 EMOTION_TYPE = "ddvlm_msgs/msg/EmotionState"
 Key = tuple[str, str]
 
@@ -57,6 +58,11 @@ class ReplayTopics:
     transcript: str
     image: str | None
     ground_truth: str | None
+    image_type: str = IMAGE_TYPE  # or COMPRESSED_TYPE: then it is played on image/compressed
+
+    @property
+    def compressed(self) -> bool:
+        return self.image is not None and self.image_type == COMPRESSED_TYPE
 
     @classmethod
     def find(
@@ -70,13 +76,18 @@ class ReplayTopics:
         types = {t.name: t.type for t in reader.topics}
 
         def pick(name: str | None, msg_type: str, what: str, required: bool) -> str | None:
+            accepted = (IMAGE_TYPE, COMPRESSED_TYPE) if msg_type == IMAGE_TYPE else (msg_type,)
             if name is not None:
                 if name not in types:
                     raise BagError(f"{what} topic {name} is not in the bag (topics: {', '.join(types)})")
-                if types[name] != msg_type:
-                    raise BagError(f"{what} topic {name} has type {types[name]}, expected {msg_type}")
+                if types[name] not in accepted:
+                    raise BagError(
+                        f"{what} topic {name} has type {types[name]}, expected {' or '.join(accepted)}"
+                    )
                 return name
             found = [n for n, t in types.items() if t == msg_type]
+            if not found and msg_type == IMAGE_TYPE:  # raw frames preferred; else jpeg/png ones
+                found = [n for n, t in types.items() if t == COMPRESSED_TYPE]
             if len(found) > 1 and msg_type == EMOTION_TYPE:
                 found = [n for n in found if n.endswith("ground_truth")] or found
             if len(found) > 1:
@@ -85,10 +96,12 @@ class ReplayTopics:
                 raise BagError(f"the bag has no {msg_type} topic (topics: {', '.join(types) or 'none'})")
             return found[0] if found else None
 
+        image_topic = pick(image, IMAGE_TYPE, "image", False)
         return cls(
             transcript=pick(transcript, TRANSCRIPT_TYPE, "transcript", True),
-            image=pick(image, IMAGE_TYPE, "image", False),
+            image=image_topic,
             ground_truth=pick(ground_truth, EMOTION_TYPE, "ground-truth", False),
+            image_type=types[image_topic] if image_topic else IMAGE_TYPE,
         )
 
 
@@ -175,7 +188,7 @@ def replay_offline(
             clock.set_ros_time_override(rclpy.time.Time(nanoseconds=m.stamp_ns))
             result.played[m.topic] += 1
             if m.topic == topics.image:
-                node.on_image(m.msg)
+                (node.on_compressed_image if topics.compressed else node.on_image)(m.msg)
                 continue
             if not m.msg.is_final:
                 continue
@@ -205,6 +218,9 @@ class ReplayNode(Node):
         self.last_answer = time.perf_counter()
         self.transcript_pub = self.create_publisher(Transcript, "transcript", reliable)
         self.image_pub = self.create_publisher(Image, "image", qos_profile_sensor_data)
+        self.compressed_pub = self.create_publisher(
+            CompressedImage, "image/compressed", qos_profile_sensor_data
+        )
         self.clock_pub = self.create_publisher(Clock, "/clock", 10)
         self.create_subscription(EmotionState, "emotion", self._on_emotion, reliable)
 
@@ -229,7 +245,12 @@ class NodeProcess:
     """emotion_node started as its own process, on sim time, with the given parameter file."""
 
     def __init__(
-        self, params_file: str | Path, model_dir: str | None, backend: str | None, log: Path
+        self,
+        params_file: str | Path,
+        model_dir: str | None,
+        backend: str | None,
+        log: Path,
+        compressed: bool = False,
     ) -> None:
         cmd = [
             sys.executable,
@@ -244,6 +265,8 @@ class NodeProcess:
             cmd += ["-p", f"model_dir:={model_dir}"]
         if backend:
             cmd += ["-p", f"backend:={backend}"]
+        if compressed:
+            cmd += ["-p", "use_compressed:=true"]
         self.log_path = log
         self._log = open(log, "w")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT)
@@ -339,7 +362,7 @@ def _play(node: ReplayNode, reader: BagReader, topics: ReplayTopics, rate: float
         node.publish_clock(m.stamp_ns)
         result.played[m.topic] += 1
         if m.topic == topics.image:
-            node.image_pub.publish(m.msg)
+            (node.compressed_pub if topics.compressed else node.image_pub).publish(m.msg)
             continue
         if m.msg.is_final:
             with node.lock:
