@@ -51,7 +51,9 @@ def generate_launch_description() -> LaunchDescription:
             DeclareLaunchArgument(
                 "json", default_value="replay_report.json", description="report (confusion PNG next to it)"
             ),
-            DeclareLaunchArgument("model_dir", default_value="", description="model directory ('' = default)"),
+            DeclareLaunchArgument(
+                "model_dir", default_value="", description="model directory ('' = default)"
+            ),
             DeclareLaunchArgument("backend", default_value="auto", description="inference backend"),
             DeclareLaunchArgument("log_level", default_value="warn", description="emotion_node log level"),
             DeclareLaunchArgument(

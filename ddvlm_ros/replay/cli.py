@@ -77,6 +77,7 @@ def evaluate(a: argparse.Namespace) -> int:
         replay_dds,
         replay_offline,
     )
+    from ddvlm_ros.training.metrics import save_confusion_png
 
     if not a.rate > 0:
         raise ValueError(f"--rate must be > 0, got {a.rate}")
@@ -130,7 +131,7 @@ def evaluate(a: argparse.Namespace) -> int:
         written = [str(path)]
         if "confusion_matrix" in report:
             png = path.with_suffix(".png")
-            rep.save_confusion_png(
+            save_confusion_png(
                 report, png, f"replay {Path(a.bag).name} · weighted-F1 {report['weighted_f1']:.3f}"
             )
             written.append(str(png))

@@ -15,6 +15,7 @@ import numpy as np
 from ddvlm_msgs.msg import EmotionState
 from ddvlm_ros.labels import LABELS, label_index
 from ddvlm_ros.replay.evaluator import Key, ReplayResult, stamp_s
+from ddvlm_ros.training.metrics import compute_metrics, format_report, save_figure
 
 
 def distribution(values: Iterable[float]) -> dict[str, float]:
@@ -47,8 +48,6 @@ def build_report(
     result: ReplayResult, truth: dict[Key, int], bag_start_s: float, bin_s: float = 60.0
 ) -> dict[str, Any]:
     """ddvlm-eval's keys (when the bag has ground truth) plus latency_ms, unanswered and the rest."""
-    from ddvlm_ros.training.metrics import compute_metrics
-
     answered = sorted(result.answers, key=lambda k: result.sent[k][0])
     missing = [k for k in result.sent if k not in result.answers]
     answers = [result.answers[k][1] for k in answered]
@@ -161,18 +160,11 @@ def save_timeline_png(rows: list[dict[str, Any]], path: str | Path, title: str =
     bottom.plot(t, [r["arousal"] for r in answered], lw=0.8, label="arousal")
     bottom.set_xlabel("bag time (s)")
     bottom.legend(loc="upper right", fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def format_summary(report: dict[str, Any]) -> str:
     """Terminal summary: ddvlm-eval's report when labelled, then latency and coverage."""
-    from ddvlm_ros.training.metrics import format_report
-
     lines = [format_report(report)] if "weighted_f1" in report else ["no ground truth in the bag"]
     lat, rp = report["latency_ms"], report["replay"]
     if lat["n"]:
@@ -186,9 +178,3 @@ def format_summary(report: dict[str, Any]) -> str:
     )
     lines.append("predicted: " + ", ".join(f"{k} {v}" for k, v in report["emotion_distribution"].items()))
     return "\n".join(lines)
-
-
-def save_confusion_png(report: dict[str, Any], path: str | Path, title: str = "") -> Path:
-    from ddvlm_ros.training import metrics
-
-    return metrics.save_confusion_png(report, path, title)

@@ -75,9 +75,16 @@ def save_confusion_png(m: dict[str, Any], path: str | Path, title: str = "") -> 
             )
     ax.set_title(title or f"weighted-F1 {m['weighted_f1']:.3f} (n={m['n']})")
     fig.colorbar(im, ax=ax, fraction=0.046)
+    return save_figure(fig, path, dpi=110)
+
+
+def save_figure(fig, path: str | Path, dpi: int = 100) -> Path:
+    """Lay out, write (creating the folder) and close a matplotlib figure."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
