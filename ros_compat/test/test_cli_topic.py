@@ -66,3 +66,19 @@ def test_list_shows_publisher_topic_with_type(ros_domain: int) -> None:
     finally:
         pub.terminate()
         pub.wait(timeout=10)
+
+
+def test_hz_reports_the_publishing_rate(ros_domain: int) -> None:
+    pub = start("topic", "pub", "-r", "10", "/ticks", "std_msgs/msg/String", "{data: tick}")
+    try:
+        time.sleep(1.0)
+        hz = subprocess.run(
+            ["ros2", "topic", "hz", "--duration", "4", "/ticks"], capture_output=True, text=True, timeout=60
+        )
+    finally:
+        pub.terminate()
+        pub.wait(timeout=10)
+    assert hz.returncode == 0, hz.stderr
+    rates = [float(line.split(":")[1]) for line in hz.stdout.splitlines() if line.startswith("average rate:")]
+    assert rates, hz.stdout
+    assert 7.0 < rates[-1] < 13.0, hz.stdout  # 10 Hz from a Python timer loop on a busy 2-core machine
