@@ -25,7 +25,7 @@ def generate_launch_description() -> LaunchDescription:
         }.items(),
     )
     play = ExecuteProcess(
-        cmd=["ros2", "bag", "play", arg("bag"), "--clock", "--rate", arg("rate")],
+        cmd=["ros2", "bag", "play", arg("bag"), "--clock", "--rate", arg("rate"), "--delay", arg("delay")],
         output="screen",
     )
     echo = ExecuteProcess(cmd=["ros2", "topic", "echo", "emotion"], output="screen")
@@ -33,6 +33,9 @@ def generate_launch_description() -> LaunchDescription:
         [
             DeclareLaunchArgument("bag", description="rosbag2 directory with image and transcript topics"),
             DeclareLaunchArgument("rate", default_value="1.0", description="playback speed"),
+            DeclareLaunchArgument(
+                "delay", default_value="5.0", description="seconds before playing (the node loads its model)"
+            ),
             DeclareLaunchArgument("image_topic", default_value="image", description="image topic in the bag"),
             DeclareLaunchArgument(
                 "transcript_topic", default_value="transcript", description="transcript topic in the bag"
