@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    rclpy.init()
+    rclpy.init(args=[])  # the command line is ours, not rcl's (e.g. a `ros2 topic pub` value with :=)
     node = rclpy.create_node("_ros2cli_node", start_parameter_services=False)
     try:
         deadline = time.monotonic() + args.spin_time

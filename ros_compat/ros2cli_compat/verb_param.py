@@ -102,7 +102,7 @@ def _get(node: Node, target: str, names: list[str], timeout: float) -> list[Para
 
 def main(args: argparse.Namespace) -> int:
     target = _node_fqn(args.node_name)
-    rclpy.init()
+    rclpy.init(args=[])  # the command line is ours, not rcl's (e.g. a `ros2 topic pub` value with :=)
     node = rclpy.create_node("_ros2cli_param", start_parameter_services=False)
     try:
         if args.param_verb == "list":

@@ -149,7 +149,7 @@ def _hz(node: Node, args: argparse.Namespace) -> int:
 
 def main(args: argparse.Namespace) -> int:
     handlers = {"list": _list, "echo": _echo, "pub": _pub, "hz": _hz}
-    rclpy.init()
+    rclpy.init(args=[])  # the command line is ours, not rcl's (e.g. a `ros2 topic pub` value with :=)
     node = rclpy.create_node(f"_ros2cli_{args.topic_verb}", start_parameter_services=False)
     try:
         return handlers[args.topic_verb](node, args)
