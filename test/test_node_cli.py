@@ -57,7 +57,20 @@ def test_topic_pub_transcript_gets_an_emotion_on_topic_echo(node: NodeProcess) -
         "{conversation_id: demo, utterance_id: u1, speaker: Ross, text: 'We were on a break!', "
         "is_final: true}"
     )
-    pub = ros2("topic", "pub", "--times", "3", "-r", "2", "/transcript", "ddvlm_msgs/msg/Transcript", values)
+    # -w 1: publish once the node's subscription has matched (upstream option; also the default with --times)
+    pub = ros2(
+        "topic",
+        "pub",
+        "-w",
+        "1",
+        "--times",
+        "3",
+        "-r",
+        "2",
+        "/transcript",
+        "ddvlm_msgs/msg/Transcript",
+        values,
+    )
     out, err = echo.communicate(timeout=90)
     assert pub.returncode == 0, pub.stderr
     assert echo.returncode == 0, err + node.log()
