@@ -96,9 +96,9 @@ def evaluate(a: argparse.Namespace) -> int:
         if a.offline:
             result = replay_offline(reader, topics, params, a.model_dir, a.backend)
         else:
-            log_dir = Path(a.json).parent if a.json else Path(tempfile.mkdtemp(prefix="ddvlm_bag_"))
             launch = None
             if a.launch_node:
+                log_dir = Path(a.json).parent if a.json else Path(tempfile.mkdtemp(prefix="ddvlm_bag_"))
                 log_dir.mkdir(parents=True, exist_ok=True)
 
                 def launch() -> NodeProcess:

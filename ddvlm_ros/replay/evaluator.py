@@ -64,6 +64,11 @@ class ReplayTopics:
     def compressed(self) -> bool:
         return self.image is not None and self.image_type == COMPRESSED_TYPE
 
+    @property
+    def played(self) -> list[str]:
+        """The topics replayed into the node (ground truth is read, never played)."""
+        return [t for t in (self.transcript, self.image) if t]
+
     @classmethod
     def find(
         cls,
@@ -138,6 +143,10 @@ class ReplayResult:
         else:
             self.answers[key] = (when, msg)
 
+    def latency_ms(self, key: Key) -> float:
+        """Transcript sent → its EmotionState received (offline: the node's answer() call)."""
+        return (self.answers[key][0] - self.sent[key][0]) * 1000.0
+
 
 def load_node_parameters(params_file: str | Path) -> list[Parameter]:
     """The emotion_node parameters of a ROS parameter YAML (`/**` or `emotion_node` section)."""
@@ -184,17 +193,14 @@ def replay_offline(
     t0 = time.perf_counter()
     try:
         clock = node.get_clock()
-        for m in reader.messages([t for t in (topics.transcript, topics.image) if t]):
+        for m in reader.messages(topics.played):
             clock.set_ros_time_override(rclpy.time.Time(nanoseconds=m.stamp_ns))
             result.played[m.topic] += 1
             if m.topic == topics.image:
                 (node.on_compressed_image if topics.compressed else node.on_image)(m.msg)
                 continue
-            if not m.msg.is_final:
-                continue
-            key = answer_key(m.msg)
-            sent = time.perf_counter()
-            result.sent[key] = (sent, m.msg)
+            if m.msg.is_final:  # partial ones go to the node too, as over DDS, but expect no answer
+                result.sent[answer_key(m.msg)] = (time.perf_counter(), m.msg)
             out = node.answer(m.msg)
             if out is not None:
                 result.record_answer(answer_key(out), time.perf_counter(), out)
@@ -349,11 +355,10 @@ def _wait_for_node(node: ReplayNode, process: NodeProcess | None, timeout_s: flo
 
 
 def _play(node: ReplayNode, reader: BagReader, topics: ReplayTopics, rate: float, result, progress) -> None:
-    wanted = [t for t in (topics.transcript, topics.image) if t]
     start_wall = time.perf_counter()
     first_ns: int | None = None
     next_report = start_wall + 10.0
-    for m in reader.messages(wanted):
+    for m in reader.messages(topics.played):
         if first_ns is None:
             first_ns = m.stamp_ns
         delay = start_wall + (m.stamp_ns - first_ns) / 1e9 / rate - time.perf_counter()

@@ -25,6 +25,7 @@ from builtin_interfaces.msg import Time
 from sensor_msgs.msg import Image
 
 from ddvlm_msgs.msg import EmotionState, Transcript
+from ddvlm_ros.alignment import seconds_to_ns
 from ddvlm_ros.labels import LABELS
 from ddvlm_ros.replay.bagfile import BagWriter
 from ddvlm_ros.training.data import Utterance, find_clip, read_split
@@ -79,8 +80,8 @@ def lay_out(utterances: Sequence[Utterance], start_s: float = DEFAULT_START_S) -
 
 
 def to_time(seconds: float) -> Time:
-    ns = int(round(seconds * 1e9))
-    return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+    sec, nanosec = divmod(seconds_to_ns(seconds), 1_000_000_000)
+    return Time(sec=sec, nanosec=nanosec)
 
 
 def transcript_msg(t: TimedUtterance) -> Transcript:
@@ -176,8 +177,8 @@ def write_meld_bag(
     """Write the bag; returns a summary (utterances, frames, missing clips, duration, per-topic counts)."""
     utterances = read_split(data_dir, split)
     if dialogues is not None:
-        keep = sorted({u.dialogue_id for u in utterances})[:dialogues]
-        utterances = [u for u in utterances if u.dialogue_id in set(keep)]
+        keep = set(sorted({u.dialogue_id for u in utterances})[:dialogues])
+        utterances = [u for u in utterances if u.dialogue_id in keep]
     timeline = lay_out(utterances, start_s)
     stats: Counter[str] = Counter()
     types = ["ddvlm_msgs/msg/Transcript", "ddvlm_msgs/msg/EmotionState", "sensor_msgs/msg/Image"]
@@ -194,11 +195,11 @@ def write_meld_bag(
                     for offset, frame in clip_frames(clip, t.end_s - t.start_s, fps, max_width):
                         bag.write(
                             IMAGE_TOPIC,
-                            int(round((t.start_s + offset) * 1e9)),
+                            seconds_to_ns(t.start_s + offset),
                             image_msg(frame, t.start_s + offset),
                         )
                         stats["frames"] += 1
-            end_ns = int(round(t.end_s * 1e9))
+            end_ns = seconds_to_ns(t.end_s)
             bag.write(TRANSCRIPT_TOPIC, end_ns, transcript_msg(t))
             bag.write(GROUND_TRUTH_TOPIC, end_ns, ground_truth_msg(t))
             stats["utterances"] += 1

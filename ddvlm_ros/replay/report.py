@@ -66,7 +66,7 @@ def build_report(
         ]
         report.update(compute_metrics(labels, preds, modalities))
     report["has_ground_truth"] = bool(truth)
-    report["latency_ms"] = distribution((result.answers[k][0] - result.sent[k][0]) * 1000.0 for k in answered)
+    report["latency_ms"] = distribution(result.latency_ms(k) for k in answered)
     report["inference_ms"] = distribution(m.inference_ms for m in answers)
     report["unanswered"] = {
         "count": len(missing),
@@ -93,7 +93,7 @@ def build_report(
 def timeline_rows(result: ReplayResult, truth: dict[Key, int], bag_start_s: float) -> list[dict[str, Any]]:
     """One row per played utterance (answered or not), in bag order, for the CSV timeline."""
     rows = []
-    for key, (sent, transcript) in sorted(result.sent.items(), key=lambda kv: stamp_s(kv[1][1])):
+    for key, (_, transcript) in sorted(result.sent.items(), key=lambda kv: stamp_s(kv[1][1])):
         row: dict[str, Any] = {
             "t_s": round(stamp_s(transcript) - bag_start_s, 3),
             "conversation_id": key[0],
@@ -109,14 +109,14 @@ def timeline_rows(result: ReplayResult, truth: dict[Key, int], bag_start_s: floa
             "text": transcript.text,
         }
         if key in result.answers:
-            when, msg = result.answers[key]
+            msg = result.answers[key][1]
             row.update(
                 emotion=msg.emotion,
                 confidence=round(float(msg.confidence), 4),
                 valence=round(float(msg.valence), 4),
                 arousal=round(float(msg.arousal), 4),
                 frames_used=int(msg.frames_used),
-                latency_ms=round((when - sent) * 1000.0, 3),
+                latency_ms=round(result.latency_ms(key), 3),
             )
         rows.append(row)
     return rows
