@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rclpy.serialization import deserialize_message, serialize_message
+from rosbags.interfaces import Nodetype
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
@@ -76,9 +77,9 @@ def _typestore_with(names: Iterable[str]):
 def _nested_names(field: Any) -> list[str]:
     """Message type names referenced by a rosbags field definition (nested or arrays of nested)."""
     kind, detail = field
-    if getattr(kind, "name", "") == "NAME":
+    if kind == Nodetype.NAME:
         return [detail]
-    if isinstance(detail, tuple) and detail and isinstance(detail[0], tuple):
+    if kind in (Nodetype.ARRAY, Nodetype.SEQUENCE):
         return _nested_names(detail[0])
     return []
 
