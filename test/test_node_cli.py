@@ -52,27 +52,19 @@ def test_topic_pub_transcript_gets_an_emotion_on_topic_echo(node: NodeProcess) -
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(1.0)
     values = (
         "{conversation_id: demo, utterance_id: u1, speaker: Ross, text: 'We were on a break!', "
         "is_final: true}"
     )
-    # -w 1: publish once the node's subscription has matched (upstream option; also the default with --times)
-    pub = ros2(
-        "topic",
-        "pub",
-        "-w",
-        "1",
-        "--times",
-        "3",
-        "-r",
-        "2",
-        "/transcript",
-        "ddvlm_msgs/msg/Transcript",
-        values,
-    )
+    # -w 1: publish once the node's subscription has matched (upstream option). The echo's own match with
+    # the node's /emotion publisher can take seconds on a loaded machine and a volatile reader misses what
+    # was published before it matched, so keep publishing, one Transcript a second, until echo has one.
+    deadline = time.monotonic() + 60
+    while echo.poll() is None and time.monotonic() < deadline:
+        pub = ros2("topic", "pub", "-w", "1", "--times", "1", "/transcript", "ddvlm_msgs/msg/Transcript", values)
+        assert pub.returncode == 0, pub.stderr
+        time.sleep(1.0)
     out, err = echo.communicate(timeout=90)
-    assert pub.returncode == 0, pub.stderr
     assert echo.returncode == 0, err + node.log()
     state = yaml.safe_load(out.partition("---")[0])
     assert (state["conversation_id"], state["utterance_id"], state["speaker"]) == ("demo", "u1", "Ross")
