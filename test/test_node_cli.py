@@ -61,7 +61,9 @@ def test_topic_pub_transcript_gets_an_emotion_on_topic_echo(node: NodeProcess) -
     # was published before it matched, so keep publishing, one Transcript a second, until echo has one.
     deadline = time.monotonic() + 60
     while echo.poll() is None and time.monotonic() < deadline:
-        pub = ros2("topic", "pub", "-w", "1", "--times", "1", "/transcript", "ddvlm_msgs/msg/Transcript", values)
+        pub = ros2(
+            "topic", "pub", "-w", "1", "--times", "1", "/transcript", "ddvlm_msgs/msg/Transcript", values
+        )
         assert pub.returncode == 0, pub.stderr
         time.sleep(1.0)
     out, err = echo.communicate(timeout=90)
