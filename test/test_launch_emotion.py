@@ -76,10 +76,14 @@ def test_launch_starts_node_with_arguments_and_stops_on_sigint(tmp_path: Path, r
     probe = Probe(namespace="/L")
     try:
         moods: list[EmotionState] = []
-        probe.node.create_subscription(EmotionState, "mood", moods.append, 10)
+        mood_sub = probe.node.create_subscription(EmotionState, "mood", moods.append, 10)
         pub = probe.node.create_publisher(Transcript, "asr/text", 10)
-        assert probe.spin_until(lambda: pub.get_subscription_count() > 0, 60), (
-            f"launched node never subscribed to /L/asr/text:\n{(tmp_path / 'launch.log').read_text()[-3000:]}"
+
+        def matched() -> bool:  # both directions: a mood sent before our reader matched would be lost
+            return pub.get_subscription_count() > 0 and mood_sub.get_publisher_count() > 0
+
+        assert probe.spin_until(matched, 60), (
+            f"node never matched /L/asr/text, /L/mood:\n{(tmp_path / 'launch.log').read_text()[-3000:]}"
         )
         probe.spin_until(lambda: False, 0.5)
         pub.publish(transcript_msg("c1", "u1", "We did it!", probe.now_ns(), 0))

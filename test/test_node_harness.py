@@ -108,7 +108,7 @@ class Probe:
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         self.emotions: list[EmotionState] = []
-        self.node.create_subscription(EmotionState, "emotion", self.emotions.append, 100)
+        self.emotion_sub = self.node.create_subscription(EmotionState, "emotion", self.emotions.append, 100)
         self.images = self.node.create_publisher(Image, "image", qos_profile_sensor_data)
         self.transcripts = self.node.create_publisher(Transcript, "transcript", 100)
 
@@ -126,7 +126,7 @@ class Probe:
             lambda: (
                 self.images.get_subscription_count() > 0
                 and self.transcripts.get_subscription_count() > 0
-                and self.node.count_publishers(self.node.resolve_topic_name("emotion")) > 0
+                and self.emotion_sub.get_publisher_count() > 0
             ),
             timeout,
         )

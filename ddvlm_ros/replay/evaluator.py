@@ -228,7 +228,7 @@ class ReplayNode(Node):
             CompressedImage, "image/compressed", qos_profile_sensor_data
         )
         self.clock_pub = self.create_publisher(Clock, "/clock", 10)
-        self.create_subscription(EmotionState, "emotion", self._on_emotion, reliable)
+        self.emotion_sub = self.create_subscription(EmotionState, "emotion", self._on_emotion, reliable)
 
     def _on_emotion(self, msg: EmotionState) -> None:
         now = time.perf_counter()
@@ -240,11 +240,9 @@ class ReplayNode(Node):
         self.clock_pub.publish(Clock(clock=rclpy.time.Time(nanoseconds=stamp_ns).to_msg()))
 
     def node_ready(self) -> bool:
-        """The emotion node subscribes to our transcripts and publishes emotions we subscribe to."""
-        return (
-            self.transcript_pub.get_subscription_count() > 0
-            and self.count_publishers(self.resolve_topic_name("emotion")) > 0
-        )
+        """Our transcript publisher and emotion subscription are both matched with the node's endpoints
+        (matched, not only seen in the graph: an answer sent before matching would be lost)."""
+        return self.transcript_pub.get_subscription_count() > 0 and self.emotion_sub.get_publisher_count() > 0
 
 
 class NodeProcess:
