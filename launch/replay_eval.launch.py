@@ -3,6 +3,8 @@ evaluator is done.
 
 Example:
   ros2 launch ddvlm_ros replay_eval.launch.py bag:=meld_test_bag rate:=20 json:=replay/report.json
+  ros2 launch ddvlm_ros replay_eval.launch.py bag:=robot_bag config:=my_emotion.yaml  # jpeg frames:
+      my_emotion.yaml = config/emotion.yaml with use_compressed: true
 """
 
 from launch import LaunchDescription
@@ -21,6 +23,7 @@ def generate_launch_description() -> LaunchDescription:
             PathJoinSubstitution([FindPackageShare("ddvlm_ros"), "launch", "emotion.launch.py"])
         ),
         launch_arguments={
+            "config": arg("config"),
             "model_dir": arg("model_dir"),
             "backend": arg("backend"),
             "use_sim_time": "true",
@@ -55,6 +58,11 @@ def generate_launch_description() -> LaunchDescription:
                 "model_dir", default_value="", description="model directory ('' = default)"
             ),
             DeclareLaunchArgument("backend", default_value="auto", description="inference backend"),
+            DeclareLaunchArgument(
+                "config",
+                default_value=PathJoinSubstitution([FindPackageShare("ddvlm_ros"), "config", "emotion.yaml"]),
+                description="emotion_node parameter file (a bag with jpeg frames needs use_compressed: true)",
+            ),
             DeclareLaunchArgument("log_level", default_value="warn", description="emotion_node log level"),
             DeclareLaunchArgument(
                 "node_timeout", default_value="120", description="seconds to wait for the node to start"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import cv2
 import pytest
+import yaml
 from sensor_msgs.msg import CompressedImage
 from test_node_harness import LIGHT_ENV, ROOT, image_msg, model_dir, synthetic_face_frame, transcript_msg
 
@@ -238,41 +239,65 @@ def test_replay_over_dds_through_a_launched_node_matches_ddvlm_eval(tmp_path: Pa
     assert (tmp_path / "emotion_node.log").read_text().count("ready: model") == 1
 
 
-@pytest.mark.dds
-@pytest.mark.slow
-@pytest.mark.timeout(240)
-def test_replay_eval_launch_file_runs_node_and_evaluator_together(tmp_path: Path, ros_domain: int) -> None:
+def launch_replay_eval(bag: Path, report_path: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """`ros2 launch ddvlm_ros replay_eval.launch.py bag:=… rate:=20 json:=…` with the test model."""
     from test_launch_emotion import launch_available
 
     reason = launch_available()
     if reason:
         pytest.skip(reason)
-    bag = tmp_path / "bag"
-    from_meld(bag, "mcap", dialogues=2)
-    n = sum(1 for u in read_split(MELD, "test") if u.dialogue_id < 2)
-    report_path = tmp_path / "launch" / "report.json"
-    run = subprocess.run(
-        [
-            "ros2",
-            "launch",
-            "ddvlm_ros",
-            "replay_eval.launch.py",
-            f"bag:={bag}",
-            "rate:=20",
-            f"json:={report_path}",
-            f"model_dir:={model_dir()}",
-        ],
+    command = ["ros2", "launch", "ddvlm_ros", "replay_eval.launch.py", f"bag:={bag}", "rate:=20"]
+    return subprocess.run(
+        [*command, f"json:={report_path}", f"model_dir:={model_dir()}", *arguments],
         env={**os.environ, **LIGHT_ENV},
         capture_output=True,
         text=True,
         timeout=200,
         cwd=ROOT,
     )
+
+
+@pytest.mark.dds
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_replay_eval_launch_file_runs_node_and_evaluator_together(tmp_path: Path, ros_domain: int) -> None:
+    bag = tmp_path / "bag"
+    from_meld(bag, "mcap", dialogues=2)
+    n = sum(1 for u in read_split(MELD, "test") if u.dialogue_id < 2)
+    report_path = tmp_path / "launch" / "report.json"
+    run = launch_replay_eval(bag, report_path)
     assert report_path.is_file(), run.stdout[-3000:] + run.stderr[-3000:]
     report = json.loads(report_path.read_text())
     assert report["replay"]["mode"] == "dds" and report["unanswered"]["count"] == 0 and report["n"] == n
     assert report["replay"]["answered"] == n
     assert run.returncode == 0, run.stderr[-2000:]
+
+
+@pytest.mark.dds
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("use_compressed", [False, True])
+def test_replay_eval_launch_file_with_jpeg_frames_needs_use_compressed(
+    tmp_path: Path, ros_domain: int, use_compressed: bool
+) -> None:
+    """Frames the node does not subscribe to must stop the evaluation with the fix, not vanish."""
+    bag = tmp_path / "robot"
+    transcripts = robot_bag(bag, "mcap", compressed=True)
+    config = yaml.safe_load((ROOT / "config" / "emotion.yaml").read_text())
+    config["/**"]["ros__parameters"]["use_compressed"] = use_compressed
+    config_path = tmp_path / "emotion.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    report_path = tmp_path / "report.json"
+    run = launch_replay_eval(bag, report_path, f"config:={config_path}")
+    output = run.stdout + run.stderr
+    if not use_compressed:
+        assert not report_path.exists(), output[-3000:]
+        assert "nothing subscribes to /image/compressed: the node needs use_compressed: true" in output
+        return
+    assert report_path.is_file(), output[-3000:]
+    report = json.loads(report_path.read_text())
+    assert report["unanswered"]["count"] == 0 and report["replay"]["answered"] == len(transcripts)
+    assert report["replay"]["frames_used_mean"] > 0
 
 
 @pytest.mark.dds

@@ -37,6 +37,7 @@ TRANSCRIPT_TYPE = "ddvlm_msgs/msg/Transcript"
 IMAGE_TYPE = "sensor_msgs/msg/Image"
 COMPRESSED_TYPE = "sensor_msgs/msg/CompressedImage"
 EMOTION_TYPE = "ddvlm_msgs/msg/EmotionState"
+IMAGE_SUBSCRIBER_TIMEOUT_S = 10.0  # after the transcript path is matched, the image one is too, or never
 Key = tuple[str, str]
 
 
@@ -321,7 +322,7 @@ def replay_dds(
     spinner.start()
     process = launch() if launch else None
     try:
-        _wait_for_node(node, process, node_timeout_s, progress)
+        _wait_for_node(node, topics, process, node_timeout_s, progress)
         t0 = time.perf_counter()
         _play(node, reader, topics, rate, result, progress)
         _wait_for_answers(node, result, answer_timeout_s, process)
@@ -336,7 +337,11 @@ def replay_dds(
     return result
 
 
-def _wait_for_node(node: ReplayNode, process: NodeProcess | None, timeout_s: float, progress) -> None:
+def _wait_for_node(
+    node: ReplayNode, topics: ReplayTopics, process: NodeProcess | None, timeout_s: float, progress
+) -> None:
+    """Until the node's transcript and emotion endpoints are matched, then its image subscription when
+    the bag has frames: frames nobody subscribes to would be dropped without a trace."""
     deadline = time.monotonic() + timeout_s
     while not node.node_ready():
         if process is not None:
@@ -348,6 +353,22 @@ def _wait_for_node(node: ReplayNode, process: NodeProcess | None, timeout_s: flo
                 "remappings must match; or use --launch-node / --offline)"
             )
         time.sleep(0.1)
+    if topics.image is not None:
+        image_pub = node.compressed_pub if topics.compressed else node.image_pub
+        image_deadline = time.monotonic() + min(timeout_s, IMAGE_SUBSCRIBER_TIMEOUT_S)
+        while image_pub.get_subscription_count() == 0:
+            if time.monotonic() > image_deadline:
+                fix = (
+                    "the node needs use_compressed: true (--launch-node sets it; replay_eval.launch.py "
+                    "takes config:=<a parameter file that sets it>)"
+                    if topics.compressed
+                    else "its image topic remapping must match"
+                )
+                raise TimeoutError(
+                    f"the bag has frames on {topics.image} but nothing subscribes to {image_pub.topic_name}: "
+                    + fix
+                )
+            time.sleep(0.1)
     time.sleep(0.5)  # let the node's side of the discovery settle too
     progress("emotion node found; replaying")
 
