@@ -3,7 +3,8 @@
 Visual work (face detection + face features) runs as frames arrive, on a vision thread fed with the
 newest selected frame, and lands in a bounded time-indexed buffer; at the end of an utterance only
 text encoding and fusion are on the critical path. Every final transcript is answered once, or its
-reason is logged and counted.
+reason is logged and counted. With trailing_frames_wait_s > 0 and a streaming camera, a transcript is
+held (in arrival order) until the frames up to the end of its window are analysed, or that wait is up.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import threading
 import time
 from collections import Counter, deque
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import message_filters
@@ -48,6 +50,17 @@ from ddvlm_ros.preprocessing import FaceDetector, TextTokenizer, Turn, face_crop
 
 DEFAULT_MODEL = "models/ddvlm-meld-v1"
 TIME_JUMP_BACK_NS = 1_000_000_000  # an image this much older than the last one means the clock restarted
+STREAMING_S = 1.0  # frames arrived within this wall time: the camera is streaming, trailing frames will come
+RELEASE_PERIOD_S = 0.01  # how often held transcripts are checked while some are held
+
+
+class HeldTranscript(NamedTuple):
+    """A final transcript waiting for its trailing frames (trailing_frames_wait_s)."""
+
+    msg: Transcript
+    received: float  # time.perf_counter() at reception: latency counts the wait
+    deadline: float  # time.monotonic() after which it is answered with the frames there are
+    window_end_ns: int | None  # answered once frames up to this stamp are analysed; None: behind others
 
 
 class Unanswered(Exception):
@@ -128,6 +141,9 @@ class EmotionNode(Node):
         self._last_speech_mono = 0.0
         self._last_visual_only_ns = 0
         self._last_transcript_ns: dict[str, int] = {}
+        self._frames_done_ns = 0  # newest frame stamp analysed or skipped by the detection rate
+        self._last_frame_mono = float("-inf")
+        self._held: deque[HeldTranscript] = deque()
 
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.add_post_set_parameters_callback(self._after_set_parameters)
@@ -163,6 +179,11 @@ class EmotionNode(Node):
             self, Transcript, "transcript", qos_profile=reliable, callback_group=self._speech_group
         )
         self._transcript_sub.registerCallback(self._on_transcript)
+        # Runs only while transcripts are held; same group as transcripts, so answers stay in order.
+        self._release_timer = self.create_timer(
+            RELEASE_PERIOD_S, self._release_held, callback_group=self._speech_group
+        )
+        self._release_timer.cancel()
         self.create_service(
             Trigger, "~/reset_context", self._on_reset_context, callback_group=self._speech_group
         )
@@ -295,6 +316,7 @@ class EmotionNode(Node):
 
     def _handle_frame(self, msg, convert) -> None:
         self._rates["image"].tick()
+        self._last_frame_mono = time.monotonic()
         self._count("images_received")
         try:
             self._process_frame(msg, convert)
@@ -324,14 +346,17 @@ class EmotionNode(Node):
         self._last_image_ns = t
         rate = self._p["face_detection_rate_hz"]
         if rate <= 0:
+            self._frame_done(t)
             return
         if self._last_detect_ns is not None and t - self._last_detect_ns < 1e9 / rate:
             self._count("images_not_analysed_rate")
+            self._frame_done(t)
             return
         image = convert(msg, self._p["max_image_pixels"])  # validates before any work is done
         self._last_detect_ns = t
         if self._inline_vision:
             self._analyse(t, image)
+            self._frame_done(t)
             return
         # Hand over to the vision thread: executor callbacks stay short (a long one makes rclpy's
         # executor spin on the still-ready subscription and starve the transcript path of the GIL).
@@ -357,6 +382,13 @@ class EmotionNode(Node):
             except Exception as err:  # never let one frame kill the node
                 self._count("image_error")
                 self.get_logger().error(f"face analysis failed: {err!r}", throttle_duration_sec=5.0)
+            self._frame_done(t)
+
+    def _frame_done(self, t: int) -> None:
+        """Frames up to stamp t are in the buffer (or were not to be analysed): held transcripts whose
+        window ends by t can be answered."""
+        with self._lock:
+            self._frames_done_ns = max(self._frames_done_ns, t)
 
     def _analyse(self, t: int, image: np.ndarray) -> None:
         crops = face_crops(image, self.detector, max_faces=1, size=self._face_size)
@@ -371,7 +403,13 @@ class EmotionNode(Node):
             self._count(f"face_{result.value}")
 
     def destroy_node(self) -> None:
-        """Stop the vision thread before the node's handles go away."""
+        """Answer held transcripts with the frames there are, then stop the vision thread before the
+        node's handles go away."""
+        if self._held:
+            self.get_logger().info(f"answering {len(self._held)} held transcript(s) before shutting down")
+            while self._held:
+                held = self._held.popleft()
+                self._answer_and_publish(held.msg, held.received)
         self._vision_stop.set()
         if self._vision_thread.is_alive():
             self._vision_thread.join(timeout=5.0)
@@ -380,6 +418,41 @@ class EmotionNode(Node):
     # ---- transcripts: the critical path ---------------------------------------------------------
     def _on_transcript(self, msg: Transcript) -> None:
         received = time.perf_counter()
+        wait_s = self._p["trailing_frames_wait_s"]
+        window_end = self._trailing_window_end(msg) if wait_s > 0 else None
+        if window_end is not None or self._held:  # behind held ones, so answers keep their order
+            self._held.append(HeldTranscript(msg, received, time.monotonic() + wait_s, window_end))
+            if self._release_timer.is_canceled():
+                self._release_timer.reset()
+            return
+        self._answer_and_publish(msg, received)
+
+    def _trailing_window_end(self, msg: Transcript) -> int | None:
+        """End of the utterance's frame window when frames up to it are still to come, else None."""
+        end = stamp_ns(msg.header.stamp)
+        if not msg.is_final or end <= 0 or self._p["face_detection_rate_hz"] <= 0:
+            return None
+        if time.monotonic() - self._last_frame_mono > STREAMING_S:
+            return None  # no camera stream: nothing to wait for
+        window_end = end + seconds_to_ns(self._p["window_pad_s"])
+        with self._lock:
+            return window_end if self._frames_done_ns < window_end else None
+
+    def _release_held(self) -> None:
+        """Answer held transcripts, oldest first, once their trailing frames are in or their wait is up."""
+        while self._held:
+            held = self._held[0]
+            with self._lock:
+                frames_in = held.window_end_ns is None or self._frames_done_ns >= held.window_end_ns
+            if not frames_in and time.monotonic() < held.deadline:
+                return
+            if not frames_in:
+                self._count("trailing_frames_wait_timeout")
+            self._held.popleft()
+            self._answer_and_publish(held.msg, held.received)
+        self._release_timer.cancel()
+
+    def _answer_and_publish(self, msg: Transcript, received: float) -> None:
         out = self.answer(msg)
         if out is None:
             return

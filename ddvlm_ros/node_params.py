@@ -71,6 +71,15 @@ PARAMS: tuple[ParamSpec, ...] = (
         high=5.0,
     ),
     ParamSpec(
+        "trailing_frames_wait_s",
+        0.0,
+        "longest wall-time wait, while frames are streaming, for the frames stamped up to stamp + "
+        "window_pad_s before a final transcript is answered (0 = answer at once)",
+        live=True,
+        low=0.0,
+        high=5.0,
+    ),
+    ParamSpec(
         "fallback_window_s",
         3.0,
         "assumed utterance length when start_stamp is zero",

@@ -286,3 +286,41 @@ def test_visual_only_updates_while_nobody_speaks(tmp_path: Path, model: Path, pr
         assert_valid_distribution(e.visual_probabilities)
     finally:
         assert proc.stop() == 0
+
+
+def answered(probe: Probe) -> list[str]:
+    """Utterance ids answered so far, in order (visual-only updates have none)."""
+    return [e.utterance_id for e in probe.emotions if e.utterance_id]
+
+
+def test_trailing_frames_wait_holds_answers_for_frames_after_the_stamp(
+    node: NodeProcess, probe: Probe
+) -> None:
+    """With trailing_frames_wait_s, the frames stamped up to stamp + window_pad_s are used even when they
+    arrive after the transcript; answers keep their order, and a stream that stops only costs the wait."""
+    assert all(r.successful for r in set_params(probe, {"trailing_frames_wait_s": 3.0, "window_pad_s": 0.3}))
+    end = stream_frames(probe, probe.now_ns(), 5, face=False) + S // 100  # streaming, no face yet
+    probe.transcripts.publish(transcript_msg("d9", "held", "Look at this!", end, end - S // 5))
+    probe.transcripts.publish(transcript_msg("d9", "behind", "Wow.", end + 1, end))
+    probe.spin_until(lambda: False, 0.3)
+    assert not answered(probe), "answered before the frames after its stamp were in"
+    stream_frames(probe, end + S // 30, 12, face=True)  # stamps end + 33 ms … end + 400 ms
+    held = answer_for(probe, "held")
+    assert held.visual_used and held.frames_used >= 1
+    answer_for(probe, "behind")
+    assert answered(probe) == ["held", "behind"]
+    probe.spin_until(lambda: False, 1.0)  # the faces above are now older than the next windows
+
+    end = stream_frames(probe, probe.now_ns(), 5, face=False) + S // 100
+    probe.transcripts.publish(transcript_msg("d9", "stream-stops", "Hello?", end, end - S // 5))
+    late = answer_for(probe, "stream-stops")  # after the 3 s wait, with the frames there are
+    assert late.text_used and not late.visual_used
+    assert (
+        latest_counts(probe, {"count.trailing_frames_wait_timeout"})["count.trailing_frames_wait_timeout"]
+        == "1"
+    )
+
+    assert set_params(probe, {"trailing_frames_wait_s": 0.0})[0].successful  # the default: at once
+    end = stream_frames(probe, probe.now_ns(), 5, face=False) + S // 100
+    probe.transcripts.publish(transcript_msg("d9", "at-once", "Okay.", end, end - S // 5))
+    assert not answer_for(probe, "at-once", timeout=2.0).visual_used

@@ -195,6 +195,29 @@ def test_bag_without_labels_reports_distribution_latency_and_timeline(
     assert (tmp_path / "timeline.png").stat().st_size > 1000
 
 
+@pytest.mark.parametrize("wait_s", [0.0, 1.0])
+def test_offline_replay_holds_answers_for_trailing_frames_like_the_node(
+    tmp_path: Path, wait_s: float, ros_domain: int
+) -> None:
+    """A face seen only just after the transcript's stamp (inside window_pad_s) counts only when the node
+    waits for trailing frames (trailing_frames_wait_s), offline as over DDS."""
+    end = 1_800_000_000 * 10**9
+    bag = tmp_path / "robot"
+    with BagWriter(bag, "mcap") as writer:
+        for i in range(-5, 10):  # 10 Hz; a face only from the transcript's stamp on
+            t = end + i * 100_000_000 + 1
+            writer.write("/image", t, image_msg(synthetic_face_frame(160, 120, face=i >= 0, seed=1), t))
+            if i == -1:
+                writer.write("/transcript", end, transcript_msg("robot", "u1", "Hey!", end, end - 10**8))
+    config = yaml.safe_load((ROOT / "config" / "emotion.yaml").read_text())
+    config["/**"]["ros__parameters"].update(trailing_frames_wait_s=wait_s, face_detection_rate_hz=10.0)
+    params = tmp_path / "emotion.yaml"
+    params.write_text(yaml.safe_dump(config))
+    report = eval_bag(bag, tmp_path / "report.json", "--offline", "--params-file", str(params))
+    assert report["replay"]["answered"] == 1 and report["unanswered"]["count"] == 0
+    assert (report["replay"]["frames_used_mean"] > 0) == (wait_s > 0)
+
+
 def test_clear_errors_for_bad_bags(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert ddvlm_bag(["eval", str(tmp_path / "missing"), "--offline"]) == 1
     assert "not a rosbag2 directory" in capsys.readouterr().err

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +30,7 @@ from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CompressedImage, Image
 
 from ddvlm_msgs.msg import EmotionState, Transcript
+from ddvlm_ros.alignment import seconds_to_ns
 from ddvlm_ros.labels import label_index
 from ddvlm_ros.replay.bagfile import BagError, BagReader
 
@@ -178,7 +179,7 @@ def replay_offline(
     The node's clock follows the bag (sim time), and faces are analysed inline so every frame is in the
     buffer before the next message, which makes the result deterministic.
     """
-    from ddvlm_ros.emotion_node import EmotionNode
+    from ddvlm_ros.emotion_node import EmotionNode, stamp_ns
 
     overrides = load_node_parameters(params_file)
     overrides.append(Parameter("use_sim_time", value=True))
@@ -191,6 +192,17 @@ def replay_offline(
         rclpy.init()
     node = EmotionNode(inline_vision=True, parameter_overrides=overrides)
     result = ReplayResult(mode="offline")
+    # trailing_frames_wait_s > 0: as the node over DDS, a transcript is answered once the frames up to
+    # stamp + window_pad_s have been fed (here: once the bag's frames pass that stamp, or at its end).
+    hold = topics.image is not None and node.get_parameter("trailing_frames_wait_s").value > 0
+    pad_ns = seconds_to_ns(node.get_parameter("window_pad_s").value)
+    held: deque[tuple[int, Any]] = deque()
+
+    def answer(msg) -> None:
+        out = node.answer(msg)
+        if out is not None:
+            result.record_answer(answer_key(out), time.perf_counter(), out)
+
     t0 = time.perf_counter()
     try:
         clock = node.get_clock()
@@ -199,12 +211,17 @@ def replay_offline(
             result.played[m.topic] += 1
             if m.topic == topics.image:
                 (node.on_compressed_image if topics.compressed else node.on_image)(m.msg)
+                while held and held[0][0] <= stamp_ns(m.msg.header.stamp):
+                    answer(held.popleft()[1])
                 continue
             if m.msg.is_final:  # partial ones go to the node too, as over DDS, but expect no answer
                 result.sent[answer_key(m.msg)] = (time.perf_counter(), m.msg)
-            out = node.answer(m.msg)
-            if out is not None:
-                result.record_answer(answer_key(out), time.perf_counter(), out)
+            if hold and (held or m.msg.is_final):
+                held.append((stamp_ns(m.msg.header.stamp) + pad_ns if m.msg.is_final else 0, m.msg))
+                continue
+            answer(m.msg)
+        while held:
+            answer(held.popleft()[1])
     finally:
         result.wall_s = time.perf_counter() - t0
         node.destroy_node()
