@@ -34,6 +34,15 @@ def from_meld(out: Path, storage: str, *extra: str, dialogues: int = DIALOGUES) 
     assert ddvlm_bag([*args, "--dialogues", str(dialogues), *extra]) == 0
 
 
+def node_params_file(tmp_path: Path, **overrides: object) -> Path:
+    """config/emotion.yaml with some values changed, as a user's own parameter file."""
+    config = yaml.safe_load((ROOT / "config" / "emotion.yaml").read_text())
+    config["/**"]["ros__parameters"].update(overrides)
+    path = tmp_path / "emotion.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
 def eval_bag(bag: Path, report: Path, *extra: str) -> dict:
     code = ddvlm_bag(["eval", str(bag), "--json", str(report), "--model-dir", str(model_dir()), *extra])
     assert code == 0
@@ -209,10 +218,7 @@ def test_offline_replay_holds_answers_for_trailing_frames_like_the_node(
             writer.write("/image", t, image_msg(synthetic_face_frame(160, 120, face=i >= 0, seed=1), t))
             if i == -1:
                 writer.write("/transcript", end, transcript_msg("robot", "u1", "Hey!", end, end - 10**8))
-    config = yaml.safe_load((ROOT / "config" / "emotion.yaml").read_text())
-    config["/**"]["ros__parameters"].update(trailing_frames_wait_s=wait_s, face_detection_rate_hz=10.0)
-    params = tmp_path / "emotion.yaml"
-    params.write_text(yaml.safe_dump(config))
+    params = node_params_file(tmp_path, trailing_frames_wait_s=wait_s, face_detection_rate_hz=10.0)
     report = eval_bag(bag, tmp_path / "report.json", "--offline", "--params-file", str(params))
     assert report["replay"]["answered"] == 1 and report["unanswered"]["count"] == 0
     assert (report["replay"]["frames_used_mean"] > 0) == (wait_s > 0)
@@ -306,10 +312,7 @@ def test_replay_eval_launch_file_with_jpeg_frames_needs_use_compressed(
     """Frames the node does not subscribe to must stop the evaluation with the fix, not vanish."""
     bag = tmp_path / "robot"
     transcripts = robot_bag(bag, "mcap", compressed=True)
-    config = yaml.safe_load((ROOT / "config" / "emotion.yaml").read_text())
-    config["/**"]["ros__parameters"]["use_compressed"] = use_compressed
-    config_path = tmp_path / "emotion.yaml"
-    config_path.write_text(yaml.safe_dump(config))
+    config_path = node_params_file(tmp_path, use_compressed=use_compressed)
     report_path = tmp_path / "report.json"
     run = launch_replay_eval(bag, report_path, f"config:={config_path}")
     output = run.stdout + run.stderr
