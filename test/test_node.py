@@ -304,7 +304,7 @@ def test_trailing_frames_wait_holds_answers_for_frames_after_the_stamp(
     probe.transcripts.publish(transcript_msg("d9", "behind", "Wow.", end + 1, end))
     probe.spin_until(lambda: False, 0.3)
     assert not answered(probe), "answered before the frames after its stamp were in"
-    stream_frames(probe, end + S // 30, 12, face=True)  # stamps end + 33 ms … end + 400 ms
+    stream_frames(probe, end + S // 30, 20, face=True)  # stamps end + 33 ms … end + 667 ms
     held = answer_for(probe, "held")
     assert held.visual_used and held.frames_used >= 1
     answer_for(probe, "behind")
