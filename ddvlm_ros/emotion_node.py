@@ -434,9 +434,20 @@ class EmotionNode(Node):
             return None
         if time.monotonic() - self._last_frame_mono > STREAMING_S:
             return None  # no camera stream: nothing to wait for
-        window_end = end + seconds_to_ns(self._p["window_pad_s"])
+        window_end = self.frame_window(msg)[1]
         with self._lock:
             return window_end if self._frames_done_ns < window_end else None
+
+    def frame_window(self, msg: Transcript, params: dict | None = None) -> tuple[int, int]:
+        """[lo, hi] stamps of the frames that are this transcript's visual evidence (window_pad_s and
+        fallback_window_s from params, a snapshot of the node's values, else the current ones)."""
+        p = self._p if params is None else params
+        return utterance_window(
+            stamp_ns(msg.header.stamp),
+            stamp_ns(msg.start_stamp),
+            seconds_to_ns(p["window_pad_s"]),
+            seconds_to_ns(p["fallback_window_s"]),
+        )
 
     def _release_held(self) -> None:
         """Answer held transcripts, oldest first, once their trailing frames are in or their wait is up."""
@@ -522,12 +533,7 @@ class EmotionNode(Node):
 
         frames: list[tuple[int, np.ndarray]] = []
         if end > 0 and p["face_detection_rate_hz"] > 0:
-            lo, hi = utterance_window(
-                end,
-                stamp_ns(msg.start_stamp),
-                seconds_to_ns(p["window_pad_s"]),
-                seconds_to_ns(p["fallback_window_s"]),
-            )
+            lo, hi = self.frame_window(msg, p)
             with self._lock:
                 frames = pick_evenly(self._frames.window(lo, hi), p["frames_per_utterance"])
         if not text and not frames:
