@@ -30,7 +30,6 @@ from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CompressedImage, Image
 
 from ddvlm_msgs.msg import EmotionState, Transcript
-from ddvlm_ros.alignment import seconds_to_ns
 from ddvlm_ros.labels import label_index
 from ddvlm_ros.replay.bagfile import BagError, BagReader
 
@@ -195,7 +194,6 @@ def replay_offline(
     # trailing_frames_wait_s > 0: as the node over DDS, a transcript is answered once the frames up to
     # stamp + window_pad_s have been fed (here: once the bag's frames pass that stamp, or at its end).
     hold = topics.image is not None and node.get_parameter("trailing_frames_wait_s").value > 0
-    pad_ns = seconds_to_ns(node.get_parameter("window_pad_s").value)
     held: deque[tuple[int, Any]] = deque()
 
     def answer(msg) -> None:
@@ -217,7 +215,7 @@ def replay_offline(
             if m.msg.is_final:  # partial ones go to the node too, as over DDS, but expect no answer
                 result.sent[answer_key(m.msg)] = (time.perf_counter(), m.msg)
             if hold and (held or m.msg.is_final):
-                held.append((stamp_ns(m.msg.header.stamp) + pad_ns if m.msg.is_final else 0, m.msg))
+                held.append((node.frame_window(m.msg)[1] if m.msg.is_final else 0, m.msg))
                 continue
             answer(m.msg)
         while held:
@@ -359,35 +357,43 @@ def _wait_for_node(
 ) -> None:
     """Until the node's transcript and emotion endpoints are matched, then its image subscription when
     the bag has frames: frames nobody subscribes to would be dropped without a trace."""
+    _wait_until(
+        node.node_ready,
+        timeout_s,
+        process,
+        f"no emotion node on {node.resolve_topic_name('transcript')} → {node.resolve_topic_name('emotion')} "
+        f"after {timeout_s:.0f} s (ROS_DOMAIN_ID and topic remappings must match; or use --launch-node / "
+        "--offline)",
+    )
+    if topics.image is not None:
+        image_pub = node.compressed_pub if topics.compressed else node.image_pub
+        fix = (
+            "the node needs use_compressed: true (--launch-node sets it; replay_eval.launch.py takes "
+            "config:=<a parameter file that sets it>)"
+            if topics.compressed
+            else "its image topic remapping must match"
+        )
+        _wait_until(
+            lambda: image_pub.get_subscription_count() > 0,
+            min(timeout_s, IMAGE_SUBSCRIBER_TIMEOUT_S),
+            process,
+            f"the bag has frames on {topics.image} but nothing subscribes to {image_pub.topic_name}: {fix}",
+        )
+    time.sleep(0.5)  # let the node's side of the discovery settle too
+    progress("emotion node found; replaying")
+
+
+def _wait_until(
+    done: Callable[[], bool], timeout_s: float, process: NodeProcess | None, failure: str
+) -> None:
+    """Poll done(); a launched node that exits, or the timeout, ends the wait with an error."""
     deadline = time.monotonic() + timeout_s
-    while not node.node_ready():
+    while not done():
         if process is not None:
             process.check_alive()
         if time.monotonic() > deadline:
-            raise TimeoutError(
-                f"no emotion node on {node.resolve_topic_name('transcript')} → "
-                f"{node.resolve_topic_name('emotion')} after {timeout_s:.0f} s (ROS_DOMAIN_ID and topic "
-                "remappings must match; or use --launch-node / --offline)"
-            )
+            raise TimeoutError(failure)
         time.sleep(0.1)
-    if topics.image is not None:
-        image_pub = node.compressed_pub if topics.compressed else node.image_pub
-        image_deadline = time.monotonic() + min(timeout_s, IMAGE_SUBSCRIBER_TIMEOUT_S)
-        while image_pub.get_subscription_count() == 0:
-            if time.monotonic() > image_deadline:
-                fix = (
-                    "the node needs use_compressed: true (--launch-node sets it; replay_eval.launch.py "
-                    "takes config:=<a parameter file that sets it>)"
-                    if topics.compressed
-                    else "its image topic remapping must match"
-                )
-                raise TimeoutError(
-                    f"the bag has frames on {topics.image} but nothing subscribes to {image_pub.topic_name}: "
-                    + fix
-                )
-            time.sleep(0.1)
-    time.sleep(0.5)  # let the node's side of the discovery settle too
-    progress("emotion node found; replaying")
 
 
 def _play(node: ReplayNode, reader: BagReader, topics: ReplayTopics, rate: float, result, progress) -> None:
