@@ -29,7 +29,14 @@ from ddvlm_ros.labels import NUM_LABELS
 from ddvlm_ros.preprocessing import TextTokenizer
 from ddvlm_ros.training.config import load_config
 from ddvlm_ros.training.data import Utterance, cache_faces, load_faces, read_split, text_pairs
-from ddvlm_ros.training.model import DDVLM, ModelConfig, TextBranch, round_trip, save_checkpoint
+from ddvlm_ros.training.model import (
+    DDVLM,
+    ModelConfig,
+    TextBranch,
+    load_checkpoint,
+    round_trip,
+    save_checkpoint,
+)
 
 
 @dataclass
@@ -183,11 +190,31 @@ def kl_t(teacher_logits: torch.Tensor, student_logits: torch.Tensor, t: float) -
     )
 
 
+def lr_factor(step: int, warm: int, total: int, schedule: str, min_ratio: float) -> float:
+    """Learning-rate multiplier: linear warm-up, then linear (to 0) or cosine (to ``min_ratio``) decay.
+
+    The cosine floor keeps the last epochs learning, so dev can still improve when training ends.
+    """
+    if step < warm:
+        return (step + 1) / warm
+    done = min(1.0, (step - warm) / max(1, total - warm))
+    if schedule == "linear":
+        return max(0.0, 1.0 - done)
+    if schedule == "cosine":
+        return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * done))
+    raise ValueError(f"optim.schedule must be linear or cosine, got {schedule!r}")
+
+
 class Trainer:
     """Holds the model, its EMA text teacher, optimizer and schedule; one method per job."""
 
     def __init__(
-        self, cfg: dict[str, Any], model: DDVLM, steps_total: int, class_weight: torch.Tensor | None
+        self,
+        cfg: dict[str, Any],
+        model: DDVLM,
+        steps_total: int,
+        class_weight: torch.Tensor | None,
+        ema_start_step: int = 0,
     ) -> None:
         self.cfg = cfg
         self.model = model
@@ -200,6 +227,10 @@ class Trainer:
         self.ema = copy.deepcopy(model.text).eval()
         for p in self.ema.parameters():
             p.requires_grad_(False)
+        # Before ema_start_step the EMA neither teaches nor averages; at it, it is reset to the student,
+        # so the teacher never carries the random initial head.
+        self.ema_start_step = int(ema_start_step)
+        self.steps_done = 0
         o = cfg["optim"]
         head_ids = {id(p) for p in model.text.head.parameters()}
         groups = [
@@ -220,8 +251,10 @@ class Trainer:
             [g for g in groups if g["params"]], weight_decay=float(o["weight_decay"])
         )
         warm = max(1, int(float(o["warmup_ratio"]) * steps_total))
+        schedule, min_ratio = str(o.get("schedule", "linear")), float(o.get("min_lr_ratio", 0.0))
+        lr_factor(0, warm, steps_total, schedule, min_ratio)  # reject a bad schedule name now
         self.sched = torch.optim.lr_scheduler.LambdaLR(
-            self.opt, lambda s: min((s + 1) / warm, max(0.0, (steps_total - s) / max(1, steps_total - warm)))
+            self.opt, lambda s: lr_factor(s, warm, steps_total, schedule, min_ratio)
         )
         self.rng = np.random.default_rng(int(cfg["seed"]))
 
@@ -236,7 +269,7 @@ class Trainer:
         y = batch["labels"]
         feats, logits = self.model.text.upper(batch["hidden"], batch["mask"])
         out = {"text_ce": self.ce(logits, y)}
-        if float(lc["ema_weight"]) > 0:
+        if float(lc["ema_weight"]) > 0 and self.ema_active:
             with torch.no_grad():
                 ef, el = self.ema.upper(batch["hidden"], batch["mask"])
             out["ema"] = float(lc["ema_weight"]) * (
@@ -294,8 +327,20 @@ class Trainer:
         self.update_ema()
         return {k: float(v.detach()) for k, v in parts.items()} | {"total": float(total.detach())}
 
+    @property
+    def ema_active(self) -> bool:
+        """Whether the EMA teacher has started (it is the student's copy from then on)."""
+        return self.steps_done >= self.ema_start_step
+
     @torch.no_grad()
     def update_ema(self) -> None:
+        """Called after each optimizer step: reset the EMA to the student at the start step, then average."""
+        self.steps_done += 1
+        if self.steps_done < self.ema_start_step:
+            return
+        if self.steps_done == self.ema_start_step:
+            self.ema.load_state_dict(self.model.text.state_dict())
+            return
         d = float(self.loss_cfg["ema_decay"])
         src = dict(self.model.text.named_parameters())
         for n, p in self.ema.named_parameters():
@@ -333,6 +378,24 @@ def predict_split(model: DDVLM, split: Split, batch_size: int = 64, modality: st
 
 def weighted_f1(labels: np.ndarray, preds: np.ndarray) -> float:
     return float(f1_score(labels, preds, labels=list(range(NUM_LABELS)), average="weighted", zero_division=0))
+
+
+def top_candidates(folder: Path, k: int) -> list[Path]:
+    """The ``k`` saved candidates (any epoch, student or EMA) with the best dev weighted-F1."""
+    scored = [(torch.load(p, weights_only=True)["extra"]["dev_f1"], p) for p in sorted(folder.glob("*.pt"))]
+    return [p for _, p in sorted(scored, key=lambda t: -t[0])[:k]]
+
+
+def average_checkpoints(paths: list[Path]) -> DDVLM:
+    """Uniform average of the trained tensors of several checkpoints of one run (weight averaging)."""
+    model = load_checkpoint(paths[0])
+    sd = model.state_dict()
+    tensors = [torch.load(p, weights_only=True)["tensors"] for p in paths]
+    with torch.no_grad():
+        for k in tensors[0]:
+            if sd[k].is_floating_point():
+                sd[k].copy_(torch.stack([t[k].float() for t in tensors]).mean(0))
+    return model
 
 
 def class_weights(labels: torch.Tensor, power: float) -> torch.Tensor | None:
@@ -388,12 +451,14 @@ def train(
     train_split, dev_split = data["train"], data["dev"]
     bs = int(o["batch_size"])
     epochs = int(o["epochs"])
-    steps_total = epochs * math.ceil(len(train_split) / bs)
+    steps_per_epoch = math.ceil(len(train_split) / bs)
+    steps_total = epochs * steps_per_epoch
     trainer = Trainer(
         cfg,
         model,
         steps_total,
         class_weights(train_split.labels, float(cfg["loss"].get("class_weight_power", 0.0))),
+        ema_start_step=round(float(cfg["loss"].get("ema_warmup_epochs", 0.0)) * steps_per_epoch),
     )
     state_path = out / "last_state.pt"
     start_epoch, best, history = 0, {"dev_weighted_f1": -1.0}, []
@@ -404,6 +469,7 @@ def train(
         trainer.opt.load_state_dict(st["opt"])
         trainer.sched.load_state_dict(st["sched"])
         start_epoch, best, history = st["epoch"], st["best"], st["history"]
+        trainer.steps_done = int(st.get("steps_done", start_epoch * steps_per_epoch))
         log(f"resumed from {state_path} at epoch {start_epoch}")
     rng = random.Random(int(cfg["seed"]))
     for _ in range(start_epoch):  # keep batch order identical to an uninterrupted run
@@ -422,14 +488,21 @@ def train(
             "epoch": epoch + 1,
             "train_loss": {k: v / len(plan) for k, v in sums.items()},
             "train_s": round(time.time() - te, 1),
+            "lr_end": [round(g["lr"], 8) for g in trainer.opt.param_groups],
         }
+        tv = time.time()
         candidates = {"student": copy.deepcopy(model)}
-        if float(cfg["loss"]["ema_weight"]) > 0 or cfg["eval"].get("select") == "best_of_student_and_ema":
+        wants_ema = (
+            float(cfg["loss"]["ema_weight"]) > 0 or cfg["eval"].get("select") == "best_of_student_and_ema"
+        )
+        if wants_ema and trainer.ema_active:
             candidates["ema"] = trainer.with_ema_text()
         for name, cand in candidates.items():
             round_trip(cand)  # score exactly what the fp16 checkpoint will hold
             f1 = weighted_f1(dev_y, predict_split(cand, dev_split, int(cfg["eval"]["batch_size"]), modality))
             record[f"dev_weighted_f1_{name}"] = round(f1, 4)
+            # every epoch's student and EMA weights are kept, for averaging or ensembling later
+            save_checkpoint(cand, out / "candidates" / f"epoch{epoch + 1}-{name}.pt", extra={"dev_f1": f1})
             if f1 > best["dev_weighted_f1"]:
                 best = {"dev_weighted_f1": f1, "epoch": epoch + 1, "weights": name}
                 save_checkpoint(
@@ -437,6 +510,7 @@ def train(
                     out / "checkpoint" / "checkpoint.pt",
                     extra={"train_config": cfg, "best": best, "dev_modality": modality},
                 )
+        record["eval_s"] = round(time.time() - tv, 1)
         history.append(record)
         log(json.dumps(record))
         with (out / "train_log.jsonl").open("a") as f:
@@ -448,16 +522,39 @@ def train(
                 "opt": trainer.opt.state_dict(),
                 "sched": trainer.sched.state_dict(),
                 "epoch": epoch + 1,
+                "steps_done": trainer.steps_done,
                 "best": best,
                 "history": history,
             },
             state_path,
         )
+    top_k = int(cfg["eval"].get("average_top_k", 0))
+    averaged = None
+    if top_k > 1:
+        ta = time.time()
+        paths = top_candidates(out / "candidates", top_k)
+        avg = average_checkpoints(paths)
+        round_trip(avg)
+        f1 = weighted_f1(dev_y, predict_split(avg, dev_split, int(cfg["eval"]["batch_size"]), modality))
+        averaged = {
+            "dev_weighted_f1": round(f1, 4),
+            "of": [p.name for p in paths],
+            "s": round(time.time() - ta, 1),
+        }
+        log(json.dumps({"averaged": averaged}))
+        if f1 > best["dev_weighted_f1"]:
+            best = {"dev_weighted_f1": f1, "epoch": None, "weights": "average", "of": averaged["of"]}
+            save_checkpoint(
+                avg,
+                out / "checkpoint" / "checkpoint.pt",
+                extra={"train_config": cfg, "best": best, "dev_modality": modality},
+            )
     summary = {
         "best": best,
         "history": history,
         "wall_s": round(time.time() - t0, 1),
         "cache_s": round(t_cache, 1),
+        "averaged": averaged,
         "n_train": len(train_split),
         "n_dev": len(dev_split),
         "torch_threads": torch.get_num_threads(),
