@@ -1,10 +1,16 @@
 """sensor_msgs/Image and CompressedImage → BGR numpy, with a named reason for every refusal.
 
 The node counts refusals by reason and keeps running, so each failure mode gets its own short code
-instead of a generic exception from numpy or OpenCV.
+instead of a generic exception from numpy or OpenCV. Sizes are checked before any pixel is touched:
+a raw image from its width/height/step against the data length, a compressed one from the
+dimensions in its encoded header (PNG IHDR, JPEG SOFn), so a small file that would decode to
+gigabytes (a decompression bomb) is refused without allocating its pixels.
 """
 
 from __future__ import annotations
+
+import struct
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -20,6 +26,13 @@ ENCODINGS: dict[str, tuple[int, int | None]] = {
     "rgba8": (4, cv2.COLOR_RGBA2BGR),
 }
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+JPEG_SOI = b"\xff\xd8"
+# Start-of-frame markers carry the frame size; C4 (DHT), C8 (JPG) and CC (DAC) share the range but do not.
+JPEG_SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
+JPEG_STANDALONE = frozenset({0x01, *range(0xD0, 0xD9)})  # TEM, RST0-7, SOI: no length field
+JPEG_SOS, JPEG_EOI = 0xDA, 0xD9
+
 
 class ImageError(ValueError):
     """A frame the node cannot use; reason is the counter name, the message says why."""
@@ -29,24 +42,41 @@ class ImageError(ValueError):
         self.reason = reason
 
 
+class HeaderSize(NamedTuple):
+    """Dimensions an encoded image declares, read without decoding it."""
+
+    format: str  # "png" | "jpeg"
+    width: int
+    height: int
+
+
+def check_pixels(width: int, height: int, max_pixels: int, what: str) -> None:
+    """Refuse empty or oversized images before their pixels exist (reasons empty_image, huge_image)."""
+    if width <= 0 or height <= 0:
+        raise ImageError("empty_image", f"empty {what} ({width}x{height})")
+    if width * height > max_pixels:
+        raise ImageError(
+            "huge_image", f"{what} {width}x{height} has more than max_image_pixels={max_pixels} pixels"
+        )
+
+
 def image_to_bgr(msg, max_pixels: int) -> np.ndarray:
-    """Validate a sensor_msgs/Image and return an H×W×3 uint8 BGR array (a copy, never a view of msg)."""
+    """Validate a sensor_msgs/Image and return an H×W×3 uint8 BGR array (a copy, never a view of msg).
+
+    Everything is checked on the header fields and len(data) before the first copy."""
     if msg.encoding not in ENCODINGS:
         raise ImageError(
             "unknown_encoding", f"unsupported encoding {msg.encoding!r} (supported: {', '.join(ENCODINGS)})"
         )
     channels, conversion = ENCODINGS[msg.encoding]
     h, w, step = int(msg.height), int(msg.width), int(msg.step)
-    if h == 0 or w == 0:
-        raise ImageError("empty_image", f"empty image ({w}x{h})")
-    if h * w > max_pixels:
-        raise ImageError("huge_image", f"image {w}x{h} has more than max_image_pixels={max_pixels} pixels")
+    check_pixels(w, h, max_pixels, "image")
     if step < w * channels:
         raise ImageError("bad_step", f"step {step} < width {w} × {channels} channels ({msg.encoding})")
     size = len(msg.data)
     if size != step * h:
         raise ImageError("size_mismatch", f"data has {size} bytes, step {step} × height {h} = {step * h}")
-    buf = np.frombuffer(msg.data, dtype=np.uint8)  # bytes or array('B'): both expose a buffer
+    buf = np.frombuffer(msg.data, dtype=np.uint8)  # bytes or array('B'): both expose a buffer, no copy
     rows = buf.reshape(h, step)[:, : w * channels]
     image = rows.reshape(h, w, channels) if channels > 1 else rows.reshape(h, w)
     if conversion is None:
@@ -54,14 +84,85 @@ def image_to_bgr(msg, max_pixels: int) -> np.ndarray:
     return cv2.cvtColor(np.ascontiguousarray(image), conversion)
 
 
+def png_size(data: memoryview) -> HeaderSize:
+    """Width and height from the IHDR chunk, which the PNG spec requires to come first."""
+    if len(data) < 8 + 8 + 13:
+        raise ImageError("bad_header", f"PNG of {len(data)} bytes is too short for its IHDR chunk")
+    length, kind = struct.unpack(">I4s", data[8:16])
+    if kind != b"IHDR" or length != 13:
+        raise ImageError("bad_header", f"PNG does not start with a 13-byte IHDR chunk (got {bytes(kind)!r})")
+    width, height = struct.unpack(">II", data[16:24])
+    return HeaderSize("png", width, height)
+
+
+def jpeg_size(data: bytes) -> HeaderSize:
+    """Width and height from the first start-of-frame marker, walking the marker segments by length."""
+    i, n = 2, len(data)
+    while True:
+        i = data.find(b"\xff", i)  # bytes between segments: skipped as libjpeg does (with a warning)
+        if i < 0:
+            raise ImageError("bad_header", "JPEG ends before a start-of-frame marker")
+        while i < n and data[i] == 0xFF:
+            i += 1  # fill bytes
+        if i >= n:
+            raise ImageError("bad_header", "JPEG ends before a start-of-frame marker")
+        marker = data[i]
+        i += 1
+        if marker in JPEG_STANDALONE:
+            continue
+        if marker in (JPEG_SOS, JPEG_EOI):
+            raise ImageError("bad_header", f"JPEG reaches marker 0x{marker:02X} before a start-of-frame")
+        if i + 2 > n:
+            raise ImageError("bad_header", "JPEG is truncated inside a marker segment")
+        (length,) = struct.unpack(">H", data[i : i + 2])
+        if length < 2:
+            raise ImageError("bad_header", f"JPEG marker 0x{marker:02X} has an invalid length {length}")
+        if marker in JPEG_SOF:
+            if length < 8 or i + 7 > n:
+                raise ImageError("bad_header", "JPEG start-of-frame segment is truncated")
+            height, width = struct.unpack(">HH", data[i + 3 : i + 7])
+            if height == 0:
+                # The height would come later in a DNL marker: no size to check before decoding.
+                raise ImageError(
+                    "bad_header",
+                    "JPEG start-of-frame has height 0 (size only in a later DNL marker)",
+                )
+            return HeaderSize("jpeg", width, height)
+        i += length
+
+
+def encoded_size(data: bytes | memoryview) -> HeaderSize:
+    """The format and declared size of a PNG or JPEG; other data is refused (reason undecodable),
+    since its size could not be checked before decoding."""
+    view = memoryview(data)
+    if bytes(view[:8]) == PNG_SIGNATURE:
+        return png_size(view)
+    if bytes(view[:2]) == JPEG_SOI:
+        return jpeg_size(bytes(view))
+    raise ImageError(
+        "undecodable", f"compressed data is neither PNG nor JPEG (starts with {bytes(view[:8]).hex()})"
+    )
+
+
 def compressed_to_bgr(msg, max_pixels: int) -> np.ndarray:
-    """Decode a sensor_msgs/CompressedImage (jpeg/png) to BGR, refusing empty or undecodable data."""
+    """Decode a sensor_msgs/CompressedImage (jpeg/png) to BGR once its header's size is within
+    max_pixels; refuses empty, oversized, unsupported or undecodable data with its reason."""
     data = np.frombuffer(msg.data, dtype=np.uint8)
     if data.size == 0:
         raise ImageError("empty_image", "compressed image has no data")
+    header = encoded_size(data.data)
+    check_pixels(header.width, header.height, max_pixels, f"{header.format} image")
     image = cv2.imdecode(data, cv2.IMREAD_COLOR)
     if image is None:
-        raise ImageError("undecodable", f"cannot decode compressed image (format {msg.format!r})")
-    if image.shape[0] * image.shape[1] > max_pixels:
-        raise ImageError("huge_image", f"image {image.shape[1]}x{image.shape[0]} exceeds {max_pixels} pixels")
+        raise ImageError(
+            "undecodable",
+            f"cannot decode {header.format} image {header.width}x{header.height}"
+            f" (format field {msg.format!r})",
+        )
+    # Never expected (the decoder reads the same header); EXIF orientation may swap the two sides.
+    if image.shape[0] * image.shape[1] != header.width * header.height:
+        raise ImageError(
+            "size_mismatch",
+            f"decoded {image.shape[1]}x{image.shape[0]}, header said {header.width}x{header.height}",
+        )
     return image
