@@ -12,9 +12,11 @@ import pytest
 import torch
 from sklearn.metrics import f1_score
 
+from ddvlm_ros.default_model import DEFAULT_MODEL
 from ddvlm_ros.labels import LABELS
 from ddvlm_ros.training.data import read_split
-from ddvlm_ros.training.metrics import compute_metrics
+from ddvlm_ros.training.evaluate import evaluate, main, speaker_group
+from ddvlm_ros.training.metrics import compute_metrics, group_metrics
 from ddvlm_ros.training.model import DDVLM, ModelConfig, save_checkpoint
 
 MELD = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "meld"
@@ -70,8 +72,58 @@ def test_cli_writes_json_and_png(tmp_path: Path) -> None:
     assert m["accuracy"] == pytest.approx(float((y == 1).mean()))
     assert np.asarray(m["confusion_matrix"])[:, 1].sum() == 30
     assert m["run"]["context_turns_used"] == 2
+    groups = m["speaker_groups"]
+    assert set(groups) <= {"main_six", "others"} and sum(g["n"] for g in groups.values()) == 30
+    assert "per speaker group" in res.stdout
     assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
     bad = subprocess.run(
         [*cmd[:4], str(tmp_path / "nothing"), *cmd[5:]], capture_output=True, text=True, timeout=300
     )
     assert bad.returncode != 0 and "checkpoint" in bad.stderr
+
+
+def test_speaker_groups_split_the_six_leads_from_everyone_else() -> None:
+    assert speaker_group("Rachel") == "main_six" and speaker_group("Joey") == "main_six"
+    assert speaker_group("Gunther") == "others" and speaker_group("All") == "others"
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 7, 200)
+    p = np.where(rng.random(200) < 0.5, y, rng.integers(0, 7, 200))
+    g = ["main_six" if i % 3 else "others" for i in range(200)]
+    out = group_metrics(y, p, g)
+    sel = np.array(g) == "others"
+    assert out["others"]["n"] == int(sel.sum()) and out["main_six"]["n"] == 200 - int(sel.sum())
+    assert out["others"]["weighted_f1"] == pytest.approx(f1_score(y[sel], p[sel], average="weighted"))
+    assert out["main_six"]["weighted_f1"] == pytest.approx(f1_score(y[~sel], p[~sel], average="weighted"))
+    with pytest.raises(ValueError):
+        group_metrics(y, p, g[:10])
+
+
+def _installed_share() -> Path | None:
+    try:
+        from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
+    except ImportError:
+        return None
+    try:
+        return Path(get_package_share_directory("ddvlm_ros"))
+    except PackageNotFoundError:
+        return None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (MELD / "dev_sent_emo.csv").is_file(), reason="MELD CSVs not present")
+@pytest.mark.skipif(_installed_share() is None, reason="ddvlm_ros not installed (run make setup)")
+def test_eval_without_model_scores_the_installed_default(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--data", str(MELD), "--split", "dev", "--limit", "40", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    default = _installed_share() / DEFAULT_MODEL
+    assert f"model {default} (exported" in out and "weighted_f1" in out
+    m = evaluate(None, MELD, "dev", limit=40, threads=1)
+    assert m["run"]["model"] == str(default) and m["n"] == 40
+
+
+def test_eval_without_model_and_without_install_says_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AMENT_PREFIX_PATH", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="not installed"):
+        evaluate(None, MELD, "dev", limit=5)

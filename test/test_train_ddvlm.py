@@ -15,8 +15,17 @@ from ddvlm_ros.labels import LABELS
 from ddvlm_ros.preprocessing import TextTokenizer
 from ddvlm_ros.training.config import load_config
 from ddvlm_ros.training.data import Utterance
-from ddvlm_ros.training.model import DDVLM, load_checkpoint
-from ddvlm_ros.training.train import Trainer, build_split, main, model_config, pad_batch, train
+from ddvlm_ros.training.model import DDVLM, load_checkpoint, round_trip, save_checkpoint
+from ddvlm_ros.training.train import (
+    Trainer,
+    average_checkpoints,
+    build_split,
+    lr_factor,
+    main,
+    model_config,
+    pad_batch,
+    train,
+)
 
 MELD = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "meld"
 WORDS = {
@@ -168,3 +177,105 @@ def test_cli_ablation_without_ema_and_bad_override(
     assert "ema" not in record["train_loss"] and "dev_weighted_f1_ema" not in record
     with pytest.raises(KeyError):
         main(["--data", str(MELD), "--out", str(tmp_path / "x"), "--set", "loss.nope=1"])
+
+
+def random_batch(n: int = 8, length: int = 10, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Cached-lower-layer-shaped inputs for Trainer.step (no faces)."""
+    g = torch.Generator().manual_seed(seed)
+    return {
+        "hidden": torch.randn(n, length, 384, generator=g),
+        "mask": torch.ones(n, length, dtype=torch.long),
+        "labels": torch.randint(0, 7, (n,), generator=g),
+    }
+
+
+def text_params(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {n: p.detach().clone() for n, p in module.named_parameters()}
+
+
+def test_ema_update_averages_the_trainable_weights_toward_the_student() -> None:
+    torch.manual_seed(0)
+    cfg = tiny_config(ema_decay=0.9)
+    model = DDVLM(model_config(cfg))
+    trainer = Trainer(cfg, model, steps_total=10, class_weight=None)
+    trainable = set(model.text.trainable_names())
+    ema_before = text_params(trainer.ema)
+    trainer.step(random_batch())
+    student, ema_after = text_params(model.text), text_params(trainer.ema)
+    moved = 0
+    for n, before in ema_before.items():
+        if n in trainable:
+            assert torch.allclose(ema_after[n], 0.9 * before + 0.1 * student[n], atol=1e-6), n
+            moved += int(not torch.equal(ema_after[n], before))
+        else:
+            assert torch.equal(ema_after[n], before), n  # frozen weights are not averaged
+    assert moved >= len(trainable) // 2  # a no-op EMA update fails here
+
+
+def test_ema_warm_up_starts_the_teacher_from_the_warmed_up_student() -> None:
+    torch.manual_seed(0)
+    cfg = tiny_config(ema_decay=0.5, ema_weight=1.0)
+    model = DDVLM(model_config(cfg))
+    trainer = Trainer(cfg, model, steps_total=10, class_weight=None, ema_start_step=3)
+    initial = text_params(trainer.ema)
+    for i in range(2):
+        losses = trainer.step(random_batch(seed=i))
+        assert "ema" not in losses and not trainer.ema_active  # no teaching from a random head
+        assert all(torch.equal(initial[n], p) for n, p in text_params(trainer.ema).items())
+    trainer.step(random_batch(seed=2))
+    assert trainer.ema_active
+    student = text_params(model.text)
+    assert all(torch.equal(student[n], p) for n, p in text_params(trainer.ema).items())  # reset to student
+    losses = trainer.step(random_batch(seed=3))
+    assert "ema" in losses
+    head = "head.weight"
+    ema, now = text_params(trainer.ema)[head], text_params(model.text)[head]
+    assert torch.allclose(ema, 0.5 * student[head] + 0.5 * now, atol=1e-6)
+
+
+def test_lr_schedule_warms_up_and_keeps_a_cosine_floor() -> None:
+    assert lr_factor(0, 10, 100, "cosine", 0.1) == pytest.approx(0.1)
+    assert lr_factor(9, 10, 100, "cosine", 0.1) == pytest.approx(1.0)
+    assert lr_factor(10, 10, 100, "cosine", 0.1) == pytest.approx(1.0)
+    assert lr_factor(55, 10, 100, "cosine", 0.1) == pytest.approx(0.55)
+    assert lr_factor(100, 10, 100, "cosine", 0.1) == pytest.approx(0.1)
+    assert lr_factor(100, 10, 100, "linear", 0.1) == pytest.approx(0.0)
+    assert lr_factor(55, 10, 100, "linear", 0.0) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="schedule"):
+        lr_factor(50, 10, 100, "step", 0.0)
+
+
+def test_weight_average_of_checkpoints_and_hf_named_checkpoints_load(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    cfg = tiny_config()
+    a = DDVLM.pretrained(model_config(cfg))
+    b = DDVLM.pretrained(model_config(cfg))
+    key = "text.layers.5.attn.query.weight"
+    with torch.no_grad():
+        a.state_dict()[key].fill_(0.25)
+        b.state_dict()[key].fill_(0.75)
+    round_trip(a)  # what the fp16 checkpoint holds
+    paths = [save_checkpoint(m, tmp_path / f"{i}.pt") for i, m in enumerate((a, b))]
+    avg = average_checkpoints(paths)
+    assert torch.equal(avg.state_dict()[key], torch.full_like(avg.state_dict()[key], 0.5))
+    # checkpoints written before the text modules were renamed hold HF BERT names
+    payload = torch.load(paths[0], weights_only=True)
+    hf = {
+        "text.layers.5.attn.query.": "text.encoder.layer.5.attention.self.query.",
+        "text.layers.5.attn.out.": "text.encoder.layer.5.attention.output.dense.",
+        "text.layers.5.attn.norm.": "text.encoder.layer.5.attention.output.LayerNorm.",
+        "text.layers.5.ffn.up.": "text.encoder.layer.5.intermediate.dense.",
+        "text.layers.5.ffn.down.": "text.encoder.layer.5.output.dense.",
+        "text.layers.5.ffn.norm.": "text.encoder.layer.5.output.LayerNorm.",
+    }
+
+    def to_hf(name: str) -> str:
+        for new, old in hf.items():
+            name = name.replace(new, old)
+        return name
+
+    payload["tensors"] = {to_hf(k): v for k, v in payload["tensors"].items()}
+    assert "text.encoder.layer.5.output.LayerNorm.weight" in payload["tensors"]
+    torch.save(payload, tmp_path / "v1.pt")
+    old = load_checkpoint(tmp_path / "v1.pt")
+    assert all(torch.equal(t, old.state_dict()[k]) for k, t in a.state_dict().items())

@@ -10,22 +10,26 @@ from pathlib import Path
 
 import numpy as np
 
+from ddvlm_ros.default_model import installed_default_model
 from ddvlm_ros.preprocessing import TextTokenizer
 from ddvlm_ros.training.data import read_split, text_pairs
-from ddvlm_ros.training.metrics import compute_metrics, format_report, save_confusion_png
+from ddvlm_ros.training.metrics import compute_metrics, format_report, group_metrics, save_confusion_png
+
+MAIN_CAST = frozenset({"Chandler", "Joey", "Monica", "Phoebe", "Rachel", "Ross"})
 
 
-def _batches(seqs: list[list[int]], batch_size: int, pad_id: int):
-    """Length-sorted padded batches: yields (indices, input_ids, attention_mask) int64 numpy."""
-    order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
+def speaker_group(speaker: str) -> str:
+    """'main_six' for the six Friends leads, 'others' for everyone else (robots meet the others)."""
+    return "main_six" if speaker in MAIN_CAST else "others"
+
+
+def _batches(tok: TextTokenizer, firsts: list[str], contexts: list[str], batch_size: int):
+    """Length-sorted batches padded by the tokenizer: yields (indices, input_ids, attention_mask)."""
+    lengths = [len(tok.ids(a, b)) for a, b in zip(firsts, contexts, strict=True)]
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
     for s in range(0, len(order), batch_size):
         idx = order[s : s + batch_size]
-        length = max(len(seqs[i]) for i in idx)
-        ids = np.full((len(idx), length), pad_id, dtype=np.int64)
-        mask = np.zeros((len(idx), length), dtype=np.int64)
-        for r, i in enumerate(idx):
-            ids[r, : len(seqs[i])] = seqs[i]
-            mask[r, : len(seqs[i])] = 1
+        ids, mask = tok.encode([firsts[i] for i in idx], [contexts[i] for i in idx])
         yield idx, ids, mask
 
 
@@ -35,20 +39,19 @@ def predict_checkpoint(
     """Text-modality predictions of a torch checkpoint (fused logits with text mask 1, no faces)."""
     import torch
 
-    from ddvlm_ros.training.model import load_checkpoint
+    from ddvlm_ros.training.model import face_feature_dim, load_checkpoint
 
     torch.set_num_threads(threads)
     model = load_checkpoint(model_path)
     tok = TextTokenizer(max_length=model.config.max_length)
-    seqs = [tok.ids(a, b) for a, b in zip(firsts, contexts, strict=True)]
-    preds = np.zeros(len(seqs), dtype=np.int64)
+    preds = np.zeros(len(firsts), dtype=np.int64)
     f = model.config.max_frames
     with torch.no_grad():
-        for idx, ids, mask in _batches(seqs, batch_size, tok.pad_id):
+        for idx, ids, mask in _batches(tok, firsts, contexts, batch_size):
             feats, _ = model.text(torch.from_numpy(ids), torch.from_numpy(mask))
             b = len(idx)
             fused, _ = model.fusion(
-                feats, torch.ones(b), torch.zeros(b, f, model.config.face_dim), torch.zeros(b, f)
+                feats, torch.ones(b), torch.zeros(b, f, face_feature_dim(model.config)), torch.zeros(b, f)
             )
             preds[idx] = fused.argmax(-1).numpy()
     return preds, {"context_turns": model.config.context_turns, "format": "torch-checkpoint"}
@@ -63,10 +66,9 @@ def predict_exported(
     be = load_backend(model_dir, backend=backend, threads=threads)
     meta = be.metadata
     tok = TextTokenizer(model_dir / "tokenizer", max_length=int(meta["max_length"]))
-    seqs = [tok.ids(a, b) for a, b in zip(firsts, contexts, strict=True)]
-    preds = np.zeros(len(seqs), dtype=np.int64)
+    preds = np.zeros(len(firsts), dtype=np.int64)
     f = int(meta.get("max_frames", 1))
-    for idx, ids, mask in _batches(seqs, batch_size, tok.pad_id):
+    for idx, ids, mask in _batches(tok, firsts, contexts, batch_size):
         feats, _ = be.encode_text(ids, mask)
         b = len(idx)
         dv = int(meta.get("face_dim", 128))
@@ -82,7 +84,7 @@ def predict_exported(
 
 
 def evaluate(
-    model: str | Path,
+    model: str | Path | None,
     data: str | Path,
     split: str = "test",
     context_turns: int | None = None,
@@ -91,9 +93,9 @@ def evaluate(
     threads: int = 2,
     backend: str = "auto",
 ) -> dict:
-    """Metrics dict (see metrics.compute_metrics) plus run info under 'run'."""
+    """Metrics (metrics.compute_metrics), speaker groups and run info; model None = installed default."""
     t0 = time.time()
-    model = Path(model)
+    model = Path(model) if model is not None else installed_default_model()
     utts = read_split(data, split)[: limit or None]
     labels = np.array([u.label for u in utts])
     exported = (model / "metadata.json").is_file()
@@ -113,6 +115,7 @@ def evaluate(
     else:
         preds, info = predict_checkpoint(model, firsts, contexts, batch_size, threads)
     m = compute_metrics(labels, preds, ["text"])
+    m["speaker_groups"] = group_metrics(labels, preds, [speaker_group(u.speaker) for u in utts])
     m["run"] = info | {
         "model": str(model),
         "split": split,
@@ -126,8 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="ddvlm-eval", description=__doc__)
     p.add_argument(
         "--model",
-        required=True,
-        help="checkpoint dir/file (checkpoint.pt) or exported model dir (metadata.json)",
+        default=None,
+        help="checkpoint dir/file (checkpoint.pt) or exported model dir (metadata.json); "
+        "default: the installed package's default model",
     )
     p.add_argument("--data", required=True, help="directory with MELD {train,dev,test}_sent_emo.csv")
     p.add_argument("--split", default="test", choices=("train", "dev", "test"))
@@ -142,13 +146,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--backend", default="auto", help="for exported models: auto|onnxruntime|tensorrt|torch")
     a = p.parse_args(argv)
     m = evaluate(a.model, a.data, a.split, a.context_turns, a.limit, a.batch_size, a.threads, a.backend)
+    print(f"model {m['run']['model']} ({m['run']['format']}), MELD {a.split}")
     print(format_report(m))
     if a.json:
         Path(a.json).parent.mkdir(parents=True, exist_ok=True)
         Path(a.json).write_text(json.dumps(m, indent=2))
         png = Path(a.png) if a.png else Path(a.json).with_suffix(".png")
         save_confusion_png(
-            m, png, title=f"{Path(a.model).name} · {a.split} · weighted-F1 {m['weighted_f1']:.3f}"
+            m, png, title=f"{Path(m['run']['model']).name} · {a.split} · weighted-F1 {m['weighted_f1']:.3f}"
         )
         print(f"wrote {a.json} and {png}")
     elif a.png:

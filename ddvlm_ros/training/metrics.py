@@ -30,6 +30,25 @@ def compute_metrics(labels: np.ndarray, preds: np.ndarray, modalities: list[str]
     }
 
 
+def group_metrics(labels: np.ndarray, preds: np.ndarray, groups: list[str]) -> dict[str, dict[str, Any]]:
+    """Weighted-F1 and accuracy within each group of samples (e.g. speaker groups), sorted by name."""
+    labels, preds, groups_arr = np.asarray(labels), np.asarray(preds), np.asarray(groups)
+    if groups_arr.shape != labels.shape:
+        raise ValueError("groups must have one entry per sample")
+    idx = list(range(NUM_LABELS))
+    out = {}
+    for g in sorted(set(groups)):
+        sel = groups_arr == g
+        out[g] = {
+            "n": int(sel.sum()),
+            "weighted_f1": float(
+                f1_score(labels[sel], preds[sel], labels=idx, average="weighted", zero_division=0)
+            ),
+            "accuracy": float(accuracy_score(labels[sel], preds[sel])),
+        }
+    return out
+
+
 def format_report(m: dict[str, Any]) -> str:
     """Human-readable summary for the terminal."""
     lines = [
@@ -39,6 +58,9 @@ def format_report(m: dict[str, Any]) -> str:
         "per-class F1:",
     ]
     lines += [f"  {k:<9} {v:.4f}" for k, v in m["per_class_f1"].items()]
+    if m.get("speaker_groups"):
+        lines.append("weighted-F1 per speaker group:")
+        lines += [f"  {g:<9} {v['weighted_f1']:.4f} (n={v['n']})" for g, v in m["speaker_groups"].items()]
     lines.append("confusion (rows = true, cols = predicted): " + " ".join(f"{n[:4]:>5}" for n in m["labels"]))
     lines += [
         f"  {name:<9} " + " ".join(f"{v:>5d}" for v in row)

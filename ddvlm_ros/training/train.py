@@ -83,20 +83,15 @@ def encode_lower(
     from tqdm import tqdm
 
     text.eval()
-    seqs = [tokenizer.ids(a, b) for a, b in zip(firsts, contexts, strict=True)]
-    order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
-    out: list[torch.Tensor | None] = [None] * len(seqs)
+    lengths = [len(tokenizer.ids(a, b)) for a, b in zip(firsts, contexts, strict=True)]
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    out: list[torch.Tensor | None] = [None] * len(lengths)
     for start in tqdm(range(0, len(order), batch_size), desc="cache lower layers", disable=not progress):
         idx = order[start : start + batch_size]
-        length = max(len(seqs[i]) for i in idx)
-        ids = torch.zeros(len(idx), length, dtype=torch.long)
-        mask = torch.zeros(len(idx), length, dtype=torch.long)
+        ids, mask = tokenizer.encode([firsts[i] for i in idx], [contexts[i] for i in idx])
+        h = text.lower(torch.from_numpy(ids), torch.from_numpy(mask)).to(torch.float16)
         for r, i in enumerate(idx):
-            ids[r, : len(seqs[i])] = torch.tensor(seqs[i])
-            mask[r, : len(seqs[i])] = 1
-        h = text.lower(ids, mask).to(torch.float16)
-        for r, i in enumerate(idx):
-            out[i] = h[r, : len(seqs[i])].clone()
+            out[i] = h[r, : lengths[i]].clone()
     return out  # type: ignore[return-value]
 
 
