@@ -15,8 +15,18 @@ class LaunchDescriptionEntity:
     def visit(self, context: LaunchContext) -> list[LaunchDescriptionEntity] | None:
         raise NotImplementedError
 
+    def describe(self) -> str:
+        """One line saying what this entity is (upstream: used by `ros2 launch --print`)."""
+        return f"{type(self).__name__}()"
+
     def describe_sub_entities(self) -> list[LaunchDescriptionEntity]:
         return []
+
+    def describe_conditional_sub_entities(self) -> list[tuple[str, list[LaunchDescriptionEntity]]]:
+        return []
+
+    def get_asyncio_future(self) -> None:
+        return None
 
 
 class Action(LaunchDescriptionEntity):
@@ -28,6 +38,12 @@ class Action(LaunchDescriptionEntity):
     @property
     def condition(self) -> Condition | None:
         return self.__condition
+
+    def describe(self) -> str:
+        return f"Action('{type(self).__module__}.{type(self).__name__}')"
+
+    def get_sub_entities(self) -> list[LaunchDescriptionEntity]:
+        return []
 
     def visit(self, context: LaunchContext) -> list[LaunchDescriptionEntity] | None:
         if self.__condition is not None and not self.__condition.evaluate(context):

@@ -15,6 +15,9 @@ class Condition:
     def __init__(self, *, predicate: Callable[[LaunchContext], bool] | None = None) -> None:
         self._predicate = predicate
 
+    def describe(self) -> str:
+        return f"{type(self).__name__}()"
+
     def evaluate(self, context: LaunchContext) -> bool:
         if self._predicate is None:
             raise NotImplementedError

@@ -43,21 +43,34 @@ class LaunchDescription(LaunchDescriptionEntity):
     def describe_sub_entities(self) -> list[LaunchDescriptionEntity]:
         return list(self.__entities)
 
+    def describe(self) -> str:
+        return f"LaunchDescription({len(self.__entities)} entities)"
+
     def get_launch_arguments(self, conditional_inclusion: bool = False) -> list[DeclareLaunchArgument]:
-        """Declared arguments of this description and its groups (not of included files), in order."""
+        """Declared arguments of this description, its groups and the files it includes, in order.
+
+        An included file's argument is left out when the include passes a value for it; arguments
+        under an action with a condition are marked conditionally included (as upstream).
+        """
         from .actions.declare_launch_argument import DeclareLaunchArgument
+        from .actions.include_launch_description import IncludeLaunchDescription
 
         found: list[DeclareLaunchArgument] = []
 
-        def walk(entities: list[LaunchDescriptionEntity], conditional: bool) -> None:
+        def walk(entities: list[LaunchDescriptionEntity], conditional: bool, given: set[str]) -> None:
             for entity in entities:
                 if isinstance(entity, DeclareLaunchArgument):
-                    entity._conditionally_included = conditional
+                    if entity.name in given:
+                        continue
+                    entity._conditionally_included = conditional or entity.condition is not None
                     if entity.name not in [a.name for a in found]:
                         found.append(entity)
                     continue
                 cond = conditional or getattr(entity, "condition", None) is not None
-                walk(entity.describe_sub_entities(), cond)
+                inner_given = given
+                if isinstance(entity, IncludeLaunchDescription):
+                    inner_given = entity.given_argument_names()
+                walk(entity.describe_sub_entities(), cond, inner_given)
 
-        walk(self.__entities, conditional_inclusion)
+        walk(self.__entities, conditional_inclusion, set())
         return found

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import IO, TextIO
 
 from . import logging as launch_logging
@@ -66,6 +67,8 @@ class RunningProcess:
         self.signal_time = 0.0
         self._threads: list[threading.Thread] = []
         self._output_spec = output
+        self.action: object = None  # the ExecuteProcess that started it (for ShutdownProcess matching)
+        self.on_line: Callable[[int, str], None] | None = None  # ProcessIO emitter, when handlers want it
 
     def start_forwarding(self) -> None:
         """Start the reader threads (after the launcher has logged the start, to keep line order)."""
@@ -73,20 +76,24 @@ class RunningProcess:
         self._threads = [
             threading.Thread(
                 target=self._forward,
-                args=(self.popen.stdout, sys.stdout, output in ("screen", "both")),
+                args=(self.popen.stdout, sys.stdout, output in ("screen", "both"), 1),
                 daemon=True,
             ),
             threading.Thread(
-                target=self._forward, args=(self.popen.stderr, sys.stderr, output != "own_log"), daemon=True
+                target=self._forward,
+                args=(self.popen.stderr, sys.stderr, output != "own_log", 2),
+                daemon=True,
             ),
         ]
         for thread in self._threads:
             thread.start()
 
-    def _forward(self, pipe: IO[str] | None, screen: TextIO, to_screen: bool) -> None:
+    def _forward(self, pipe: IO[str] | None, screen: TextIO, to_screen: bool, fd: int) -> None:
         """Prefix each line with [name] like upstream; copy to the log file unless output=screen."""
         assert pipe is not None
         for line in pipe:
+            if self.on_line is not None:
+                self.on_line(fd, line)
             if to_screen:
                 launch_logging.write_line(screen, f"[{self.name}] {line}")
             if self._log_file is not None:

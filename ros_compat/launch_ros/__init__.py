@@ -1,5 +1,5 @@
-"""Subset of the upstream `launch_ros` package (Node, FindPackageShare) for pip-installed ROS 2."""
+"""Subset of the upstream `launch_ros` package for pip-installed ROS 2 (see each module)."""
 
-from . import actions, substitutions
+from . import actions, descriptions, event_handlers, events, substitutions
 
-__all__ = ["actions", "substitutions"]
+__all__ = ["actions", "descriptions", "event_handlers", "events", "substitutions"]

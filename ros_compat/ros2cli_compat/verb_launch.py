@@ -1,4 +1,4 @@
-"""Run a launch file: ros2 launch <package> <file.launch.py> [name:=value ...] (or a path)."""
+"""Run a launch file: ros2 launch <package> <file> [name:=value ...] (or a path); Python, XML or YAML."""
 
 from __future__ import annotations
 
@@ -70,29 +70,32 @@ def parse_launch_arguments(items: list[str]) -> list[tuple[str, str]]:
 
 
 def _show_args(path: str) -> int:
-    from launch.launch_description_sources import load_python_launch_file
+    """Upstream format: name, description, choices, `(default: <describe() of each part>)`."""
+    from launch.launch_description_sources import load_launch_file
 
-    arguments = load_python_launch_file(path).get_launch_arguments()
+    arguments = load_launch_file(path).get_launch_arguments()
     print("Arguments (pass arguments as '<name>:=<value>'):")
     if not arguments:
         print("\n  No arguments.")
     for arg in arguments:
-        print(f"\n    '{arg.name}':")
-        print(f"        {arg.description}")
+        line = f"\n    '{arg.name}':"
+        if arg._conditionally_included:
+            line += " (conditionally included)"
+        print(line)
+        print("        " + "\n        ".join(arg.description.splitlines() or [""]))
         if arg.choices is not None:
             print(f"        Valid choices are: {arg.choices}")
         if arg.default_value is None:
             print("        (no default, required)")
         else:
-            default = "".join(s.describe() if not hasattr(s, "text") else s.text for s in arg.default_value)
-            print(f"        (default: '{default}')")
+            print(f"        (default: {' + '.join(part.describe() for part in arg.default_value)})")
     return 0
 
 
 def main(args: argparse.Namespace) -> int:
     from launch import LaunchService
     from launch.actions import IncludeLaunchDescription
-    from launch.launch_description_sources import PythonLaunchDescriptionSource
+    from launch.launch_description_sources import AnyLaunchDescriptionSource, InvalidLaunchFileError
 
     launch_arguments = list(args.launch_arguments)
     try:
@@ -110,18 +113,18 @@ def main(args: argparse.Namespace) -> int:
         if args.show_args:
             return _show_args(path)
         if args.print_description:
-            from launch.launch_description_sources import load_python_launch_file
+            from launch import LaunchIntrospector
+            from launch.launch_description_sources import load_launch_file
 
-            for entity in load_python_launch_file(path).entities:
-                print(f"  {type(entity).__name__}")
+            print(LaunchIntrospector().format_launch_description(load_launch_file(path)))
             return 0
-    except (ValueError, FileNotFoundError, AttributeError, TypeError) as exc:
+    except (ValueError, FileNotFoundError, InvalidLaunchFileError) as exc:
         print(f"ros2 launch: error: {exc}", file=sys.stderr)
         return 1
     service = LaunchService(argv=launch_arguments, noninteractive=args.noninteractive, debug=args.debug)
     service.include_launch_description(
         IncludeLaunchDescription(
-            PythonLaunchDescriptionSource(os.path.abspath(path)), launch_arguments=parsed
+            AnyLaunchDescriptionSource(os.path.abspath(path)), launch_arguments=parsed
         )
     )
     return service.run()

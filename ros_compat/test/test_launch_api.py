@@ -171,7 +171,8 @@ def test_include_passes_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[
         name="robot",
     )
     assert "hello robot quietly" in capsys.readouterr().out
-    assert "who" not in ctx.launch_configurations  # the included file's scope does not leak
+    # Jazzy: IncludeLaunchDescription is not scoped, what the include and the child set stays visible
+    assert ctx.launch_configurations["who"] == "robot" and ctx.launch_configurations["how"] == "quietly"
 
 
 def test_get_launch_arguments_lists_groups_in_order() -> None:
@@ -226,10 +227,11 @@ def test_node_errors_are_clear(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         Node(package="no_such_pkg", executable="x")._expand_cmd(_ctx())
     with pytest.raises(RuntimeError, match="executable 'nope' not found"):
         Node(package="launch_test_pkg", executable="nope")._expand_cmd(_ctx())
-    with pytest.raises(FileNotFoundError, match="parameter file"):
-        Node(package="launch_test_pkg", executable="param_talker", parameters=["/no/such.yaml"])._expand_cmd(
-            _ctx()
-        )
+    # upstream Node warns "Parameter file path is not a file" and leaves the file out
+    cmd = Node(package="launch_test_pkg", executable="param_talker", parameters=["/no/such.yaml"])._expand_cmd(
+        _ctx()
+    )
+    assert "--params-file" not in cmd
     with pytest.raises(TypeError):
         Node(package="launch_test_pkg", executable="param_talker", parameters={"a": 1})
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import shlex
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any
 
 from .. import logging as launch_logging
@@ -14,20 +13,10 @@ from ..action import Action, LaunchDescriptionEntity
 from ..launch_context import LaunchContext
 from ..process import RunningProcess
 from ..some_substitutions_type import SomeSubstitutionsType, evaluate
+from ..events.process import ProcessExited, ProcessIO, ProcessStarted
 from ..substitution import Substitution
 
 _COUNTERS: dict[str, itertools.count] = {}
-
-
-@dataclass
-class ProcessExited:
-    """What on_exit callables receive (the fields of upstream's ProcessExited event)."""
-
-    action: ExecuteProcess
-    name: str
-    cmd: list[str]
-    pid: int
-    returncode: int
 
 
 def _as_float(context: LaunchContext, value: float | SomeSubstitutionsType, what: str) -> float:
@@ -91,6 +80,14 @@ class ExecuteProcess(Action):
         self.on_exit = on_exit
         self.process_details: dict[str, Any] | None = None
         self._retries = 0
+        self._on_exit_registered = False
+
+    @property
+    def process_description(self) -> Any:
+        return self
+
+    def get_sub_entities(self) -> list[LaunchDescriptionEntity]:
+        return []
 
     # Node overrides this to add --ros-args etc.
     def _expand_cmd(self, context: LaunchContext) -> list[str]:
@@ -103,6 +100,13 @@ class ExecuteProcess(Action):
         return []
 
     def execute(self, context: LaunchContext) -> None:
+        if context.service.is_shutting_down:
+            return None  # upstream does not start processes once shutdown began
+        if self.on_exit is not None and not self._on_exit_registered:
+            from ..event_handlers import OnProcessExit
+
+            self._on_exit_registered = True
+            context.register_event_handler(OnProcessExit(target_action=self, on_exit=self.on_exit))
         cmd = self._expand_cmd(context)
         if self.prefix is not None:
             cmd = shlex.split(evaluate(context, self.prefix)) + cmd
@@ -145,7 +149,14 @@ class ExecuteProcess(Action):
                 f"cannot start process '{name}': executable '{cmd[0]}' not found"
             ) from exc
         process.timeouts = timeouts  # type: ignore[attr-defined]
+        process.action = self
         self.process_details = {"name": name, "cmd": cmd, "pid": process.pid, "cwd": cwd, "env": env}
+        details = dict(action=self, name=name, cmd=cmd, cwd=cwd, env=env, pid=process.pid)
+        service = context.service
+        if any(type(h).__name__ == "OnProcessIO" for h in context.event_handlers):
+            process.on_line = lambda fd, line: service.emit_event(
+                ProcessIO(text=line.encode(), fd=fd, **details)
+            )
         launch_logging.log(
             "INFO",
             "launch",
@@ -153,10 +164,9 @@ class ExecuteProcess(Action):
             + (f": {' '.join(cmd)}" if self.log_cmd else f" ({name})"),
         )
         process.start_forwarding()
-        service = context.service
+        service.emit_event(ProcessStarted(**details))
 
         def on_exit(code: int) -> None:
-            stopping = service.is_shutting_down
             if code == 0:
                 launch_logging.log(
                     "INFO", "launch", f"process has finished cleanly [pid {process.pid}] ({name})"
@@ -167,10 +177,7 @@ class ExecuteProcess(Action):
                     "launch",
                     f"process has died [pid {process.pid}, exit code {code}, cmd '{' '.join(cmd)}'] ({name})",
                 )
-                if not stopping:
-                    service.record_failure(f"process '{name}' exited with code {code}")
-            if not stopping and self.on_exit is not None:
-                self._run_on_exit(context, ProcessExited(self, name, cmd, process.pid, code), snap)
+            service.emit_event(ProcessExited(returncode=code, **details))
             if (
                 respawn
                 and not service.is_shutting_down
@@ -188,24 +195,6 @@ class ExecuteProcess(Action):
                 )
 
         service.watch(process, on_exit)
-
-    def _run_on_exit(self, context: LaunchContext, event: ProcessExited, snap: Any) -> None:
-        handler = self.on_exit
-        entities = (
-            handler(event, context)
-            if isinstance(handler, Callable) and not isinstance(handler, LaunchDescriptionEntity)
-            else handler
-        )
-        if entities is None:
-            return
-        if isinstance(entities, LaunchDescriptionEntity):
-            entities = [entities]
-        saved = context.snapshot()
-        context.restore(snap)
-        try:
-            context.service.visit_all(list(entities))
-        finally:
-            context.restore(saved)
 
 
 __all__ = ["ExecuteProcess", "ProcessExited", "Substitution"]

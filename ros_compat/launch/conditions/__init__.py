@@ -1,4 +1,4 @@
-"""IfCondition / UnlessCondition with upstream's strict true/false parsing."""
+"""Conditions of upstream `launch.conditions`, with upstream's strict true/false parsing."""
 
 from __future__ import annotations
 
@@ -37,4 +37,42 @@ class UnlessCondition(Condition):
         super().__init__(predicate=lambda ctx: not evaluate_condition_expression(ctx, predicate_expression))
 
 
-__all__ = ["Condition", "IfCondition", "InvalidConditionExpressionError", "UnlessCondition"]
+def _expected_text(context: LaunchContext, expected_value: object) -> str | None:
+    if expected_value is None:
+        return None
+    if isinstance(expected_value, bool):
+        return "true" if expected_value else "false"
+    return evaluate(context, expected_value)  # type: ignore[arg-type]
+
+
+class LaunchConfigurationEquals(Condition):
+    """The launch configuration equals the expected text (None: the configuration is not set).
+    Booleans compare case-insensitively with true/false, as upstream."""
+
+    def __init__(self, launch_configuration_name: str, expected_value: object) -> None:
+        self.name, self.expected_value = launch_configuration_name, expected_value
+        super().__init__(predicate=self._matches)
+
+    def _matches(self, context: LaunchContext) -> bool:
+        expected = _expected_text(context, self.expected_value)
+        actual = context.launch_configurations.get(self.name)
+        if expected is None or actual is None:
+            return expected is actual
+        if isinstance(self.expected_value, bool):
+            return str(actual).lower() == expected
+        return str(actual) == expected
+
+
+class LaunchConfigurationNotEquals(LaunchConfigurationEquals):
+    def _matches(self, context: LaunchContext) -> bool:
+        return not super()._matches(context)
+
+
+__all__ = [
+    "Condition",
+    "IfCondition",
+    "InvalidConditionExpressionError",
+    "LaunchConfigurationEquals",
+    "LaunchConfigurationNotEquals",
+    "UnlessCondition",
+]

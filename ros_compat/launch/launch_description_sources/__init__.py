@@ -11,10 +11,30 @@ from ..launch_description import LaunchDescription
 from ..some_substitutions_type import SomeSubstitutionsType, evaluate
 
 
+class InvalidLaunchFileError(Exception):
+    """The launch file could not be loaded (syntax/import error, no generate_launch_description)."""
+
+
 def load_python_launch_file(path: str) -> LaunchDescription:
-    """Import the file as a module and call its generate_launch_description()."""
+    """Import the file as a module and call its generate_launch_description().
+
+    Errors raised by the file itself (a missing module, a syntax error, an exception while building
+    the description) become InvalidLaunchFileError with a one-line message, as upstream reports it.
+    """
     if not os.path.isfile(path):
         raise FileNotFoundError(f"launch file '{path}' does not exist")
+    try:
+        return _load_python_launch_file(path)
+    except (InvalidLaunchFileError, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        detail = f"{type(exc).__name__}: {exc}" if not isinstance(exc, ImportError | SyntaxError) else str(exc)
+        raise InvalidLaunchFileError(
+            f"Caught exception when trying to load file of format [py] '{path}': {detail}"
+        ) from exc
+
+
+def _load_python_launch_file(path: str) -> LaunchDescription:
     module_name = "launch_file_" + os.path.basename(path).replace(".", "_").replace("-", "_")
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
@@ -24,10 +44,10 @@ def load_python_launch_file(path: str) -> LaunchDescription:
     spec.loader.exec_module(module)
     generate = getattr(module, "generate_launch_description", None)
     if generate is None:
-        raise AttributeError(f"launch file '{path}' has no generate_launch_description() function")
+        raise InvalidLaunchFileError(f"launch file '{path}' has no generate_launch_description() function")
     description = generate()
     if not isinstance(description, LaunchDescription):
-        raise TypeError(
+        raise InvalidLaunchFileError(
             f"generate_launch_description() of '{path}' returned {type(description).__name__}, "
             "expected LaunchDescription"
         )
@@ -75,13 +95,47 @@ class PythonLaunchDescriptionSource(LaunchDescriptionSource):
         return load_python_launch_file(path)
 
 
-class AnyLaunchDescriptionSource(PythonLaunchDescriptionSource):
-    """Only Python launch files are supported here (XML/YAML are not)."""
+def load_launch_file(path: str) -> LaunchDescription:
+    """By extension: .py -> Python; .xml / .yaml / .yml -> the launch_xml / launch_yaml frontends."""
+    if path.endswith(".py"):
+        return load_python_launch_file(path)
+    if path.endswith((".xml", ".yaml", ".yml")):
+        from ..frontend import load_frontend_launch_file
+
+        return load_frontend_launch_file(path)
+    raise InvalidLaunchFileError(
+        f"cannot load launch file '{path}': expected a .py, .xml, .yaml or .yml file"
+    )
+
+
+class AnyLaunchDescriptionSource(LaunchDescriptionSource):
+    """Python, XML or YAML launch file, chosen by its extension."""
+
+    def __init__(self, launch_file_path: SomeSubstitutionsType) -> None:
+        super().__init__(launch_file_path, "interpreted python, xml or yaml launch file")
 
     def _load(self, path: str) -> LaunchDescription:
-        if not path.endswith(".py"):
-            raise ValueError(f"only Python launch files are supported by this launch subset: '{path}'")
-        return load_python_launch_file(path)
+        return load_launch_file(path)
 
 
-__all__ = ["AnyLaunchDescriptionSource", "LaunchDescriptionSource", "PythonLaunchDescriptionSource"]
+class FrontendLaunchDescriptionSource(LaunchDescriptionSource):
+    """An XML or YAML launch file."""
+
+    def __init__(self, launch_file_path: SomeSubstitutionsType, parser: object = None) -> None:
+        super().__init__(launch_file_path, "interpreted frontend launch file")
+
+    def _load(self, path: str) -> LaunchDescription:
+        from ..frontend import load_frontend_launch_file
+
+        return load_frontend_launch_file(path)
+
+
+__all__ = [
+    "AnyLaunchDescriptionSource",
+    "FrontendLaunchDescriptionSource",
+    "InvalidLaunchFileError",
+    "LaunchDescriptionSource",
+    "PythonLaunchDescriptionSource",
+    "load_launch_file",
+    "load_python_launch_file",
+]

@@ -93,9 +93,36 @@ class Node(ExecuteProcess):
         params, temp_files = parameter_arguments(context, self.parameters)
         atexit.register(_remove, temp_files)
         cmd += params
+        for source, target in context.launch_configurations.get("ros_remaps", []):
+            cmd += ["-r", f"{source}:={target}"]
         for source, target in self.remappings:
             cmd += ["-r", f"{evaluate(context, source)}:={evaluate(context, target)}"]
+        self.expanded_node_namespace = "/" + namespace.strip("/") if namespace else "/"
+        self.expanded_node_name = evaluate(context, self.node_name) if self.node_name is not None else None
         return cmd
+
+    @property
+    def node_package(self) -> SomeSubstitutionsType | None:
+        return self.package
+
+    @property
+    def node_executable(self) -> SomeSubstitutionsType:
+        return self.executable
+
+    def is_node_name_fully_specified(self) -> bool:
+        return self.node_name is not None
+
+    @property
+    def node_fully_qualified_name(self) -> str:
+        """/namespace/name once the node was started (needed by lifecycle services)."""
+        name = getattr(self, "expanded_node_name", None)
+        if name is None:
+            raise RuntimeError("the node's name is only known after it was started, and only when name= is given")
+        namespace = getattr(self, "expanded_node_namespace", "/")
+        return namespace.rstrip("/") + "/" + name
+
+    def describe(self) -> str:
+        return f"Node(package={self.package!r}, executable={self.executable!r}, name={self.node_name!r})"
 
 
 __all__ = ["Node", "find_executable"]

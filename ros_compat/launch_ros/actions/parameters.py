@@ -24,6 +24,8 @@ def _is_substitutions(value: Any) -> bool:
 
 def evaluate_parameter_value(context: LaunchContext, value: Any) -> Any:
     """Substitutions -> string, then YAML-typed when that gives a scalar or list (upstream behaviour)."""
+    if hasattr(value, "evaluate") and type(value).__name__ == "ParameterValue":
+        return value.evaluate(context)
     if _is_substitutions(value):
         text = evaluate(context, normalize_to_list_of_substitutions(value))
         try:
@@ -67,16 +69,33 @@ def write_params_file(parameters: dict[str, Any]) -> str:
 
 
 def parameter_arguments(context: LaunchContext, parameters: Iterable[Any]) -> tuple[list[str], list[str]]:
-    """--params-file arguments for each entry, plus the temp files created (removed at exit)."""
+    """--params-file arguments for each entry, plus the temp files created (removed at exit).
+
+    Entries: dicts, Parameter, ParameterFile, paths; SetParameter/SetParametersFromFile values of the
+    scope come first. A path that is not a file is skipped with a warning (as upstream Node does).
+    """
+    from launch import logging as launch_logging
+
+    from ..descriptions import Parameter, ParameterFile
+
     args: list[str] = []
     temp_files: list[str] = []
-    for entry in parameters:
+    entries = list(context.launch_configurations.get("global_params", [])) + list(parameters)
+    for entry in entries:
+        if isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], str):
+            entry = {entry[0]: entry[1]}  # from SetParameter: already evaluated
+        if isinstance(entry, Parameter):
+            name, value = entry.evaluate(context)
+            entry = {name: value}
         if isinstance(entry, Mapping):
             path = write_params_file(evaluate_parameter_dict(context, entry))
             temp_files.append(path)
         else:
-            path = evaluate(context, entry)
+            path = entry.evaluate(context) if isinstance(entry, ParameterFile) else evaluate(context, entry)
+            if isinstance(entry, ParameterFile) and entry._temp is not None:
+                temp_files.append(path)
             if not os.path.isfile(path):
-                raise FileNotFoundError(f"parameter file '{path}' does not exist")
+                launch_logging.log("WARNING", "launch_ros.actions.node", f"Parameter file path is not a file: {path}")
+                continue
         args += ["--params-file", path]
     return args, temp_files

@@ -1,4 +1,4 @@
-"""PushRosNamespace: prefix the namespace of the Nodes that follow in the same scope (GroupAction)."""
+"""PushROSNamespace (older name: PushRosNamespace): prefix the namespace of later Nodes in the scope."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from launch.launch_context import LaunchContext
 from launch.some_substitutions_type import SomeSubstitutionsType, evaluate
 
 
-class PushRosNamespace(Action):
+class PushROSNamespace(Action):
     """Sets the `ros_namespace` launch configuration that Node prepends to relative namespaces."""
 
     def __init__(self, namespace: SomeSubstitutionsType, **kwargs) -> None:
@@ -24,3 +24,10 @@ class PushRosNamespace(Action):
             "/" + pushed if absolute or not base else f"{base}/{pushed}"
         )
         return None
+
+
+class PushRosNamespace(PushROSNamespace):
+    """The name used before Jazzy; same behaviour."""
+
+
+__all__ = ["PushROSNamespace", "PushRosNamespace"]

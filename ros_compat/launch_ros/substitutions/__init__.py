@@ -33,4 +33,20 @@ class FindPackagePrefix(Substitution):
         return get_package_prefix(evaluate(context, self.package))
 
 
-__all__ = ["FindPackagePrefix", "FindPackageShare"]
+class FindPackage(FindPackagePrefix):
+    """Upstream alias of the install prefix of a package."""
+
+
+class ExecutableInPackage(Substitution):
+    """<prefix>/lib/<package>/<executable>, with the same errors as Node(package=, executable=)."""
+
+    def __init__(self, executable: SomeSubstitutionsType, package: SomeSubstitutionsType) -> None:
+        self.executable, self.package = executable, package
+
+    def perform(self, context: LaunchContext) -> str:
+        from ..actions.node import find_executable
+
+        return find_executable(evaluate(context, self.package), evaluate(context, self.executable))
+
+
+__all__ = ["ExecutableInPackage", "FindPackage", "FindPackagePrefix", "FindPackageShare"]
