@@ -174,15 +174,22 @@ def batches(n: int, batch_size: int, rng: random.Random, lengths: list[int] | No
     return out
 
 
-def kl_t(teacher_logits: torch.Tensor, student_logits: torch.Tensor, t: float) -> torch.Tensor:
-    """KL(teacher || student) on temperature-softened distributions, times T² (Hinton KD)."""
-    return (
-        F.kl_div(
-            F.log_softmax(student_logits / t, -1), F.softmax(teacher_logits / t, -1), reduction="batchmean"
-        )
-        * t
-        * t
-    )
+def kl_t(
+    teacher_logits: torch.Tensor,
+    student_logits: torch.Tensor,
+    t: float,
+    sample_weight: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """KL(teacher || student) on temperature-softened distributions, times T² (Hinton KD).
+
+    Mean over samples, or the ``sample_weight``-weighted mean (e.g. only samples that have a face).
+    """
+    per_sample = F.kl_div(
+        F.log_softmax(student_logits / t, -1), F.softmax(teacher_logits / t, -1), reduction="none"
+    ).sum(-1)
+    if sample_weight is None:
+        return per_sample.mean() * t * t
+    return (per_sample * sample_weight).sum() / sample_weight.sum().clamp(min=1.0) * t * t
 
 
 def lr_factor(step: int, warm: int, total: int, schedule: str, min_ratio: float) -> float:
@@ -292,18 +299,7 @@ class Trainer:
         _, vl_all = self.model.fusion(feats, torch.ones(b), ff, fmask)
         n = has_face.sum().clamp(min=1.0)
         vce = (F.cross_entropy(vl_all, y, reduction="none") * has_face).sum() / n
-        t = float(lc["kd_temperature"])
-        kd = (
-            (
-                F.kl_div(
-                    F.log_softmax(vl_all / t, -1), F.softmax(text_logits.detach() / t, -1), reduction="none"
-                ).sum(-1)
-                * has_face
-            ).sum()
-            / n
-            * t
-            * t
-        )
+        kd = kl_t(text_logits.detach(), vl_all, float(lc["kd_temperature"]), has_face)
         return {
             "visual_ce": float(lc["visual_ce_weight"]) * vce,
             "kd": float(lc["kd_weight"]) * kd,
