@@ -1,8 +1,7 @@
-"""Time-ordered cache of the last ``cache_size`` messages of an input filter."""
+"""Cache of the last ``cache_size`` messages of an input filter, in arrival order (as upstream)."""
 
 from __future__ import annotations
 
-import bisect
 import threading
 from typing import Any
 
@@ -34,14 +33,15 @@ class Cache(SimpleFilter):
         self.incoming_connection = f.registerCallback(self.add)
 
     def add(self, msg: Any) -> None:
-        """Insert ``msg`` by stamp, drop the oldest beyond ``cache_size``, then signal it."""
+        """Append ``msg`` (arrival order, not stamp order: upstream's Python Cache does the same, so an
+        out-of-order stamp changes getLast/getOldestTime/getInterval), drop the first beyond
+        ``cache_size``, then signal it."""
         stamp = stamp_of(msg, self.allow_headerless, self._clock, "message_filters_cache")
         if stamp is None:
             return
         with self._lock:
-            index = bisect.bisect_right([t.nanoseconds for t in self.cache_times], stamp.nanoseconds)
-            self.cache_times.insert(index, stamp)
-            self.cache_msgs.insert(index, msg)
+            self.cache_times.append(stamp)
+            self.cache_msgs.append(msg)
             while len(self.cache_msgs) > self.cache_size:
                 del self.cache_msgs[0]
                 del self.cache_times[0]
@@ -52,7 +52,7 @@ class Cache(SimpleFilter):
             return list(zip(self.cache_msgs, self.cache_times, strict=True))
 
     def getInterval(self, from_stamp: Time | TimeMsg, to_stamp: Time | TimeMsg) -> list[Any]:  # noqa: N802 - upstream name
-        """Messages with ``from_stamp <= stamp <= to_stamp`` (both ends inclusive), oldest first.
+        """Messages with ``from_stamp <= stamp <= to_stamp`` (both ends inclusive), in arrival order.
 
         Stamps are ROS time; an ``rclpy.time.Time`` of another clock type raises TypeError, as in rclpy.
         """
@@ -74,16 +74,16 @@ class Cache(SimpleFilter):
         return older[-1] if older else None
 
     def getLastestTime(self) -> Time | None:  # noqa: N802 - upstream name (sic)
-        """Stamp of the newest cached message, or None."""
+        """Stamp of the last message to arrive, or None."""
         with self._lock:
             return self.cache_times[-1] if self.cache_times else None
 
     def getOldestTime(self) -> Time | None:  # noqa: N802 - upstream name
-        """Stamp of the oldest cached message, or None."""
+        """Stamp of the first cached message (arrival order), or None."""
         with self._lock:
             return self.cache_times[0] if self.cache_times else None
 
     def getLast(self) -> Any | None:  # noqa: N802 - upstream name
-        """The newest cached message, or None."""
+        """The last message to arrive, or None."""
         with self._lock:
             return self.cache_msgs[-1] if self.cache_msgs else None

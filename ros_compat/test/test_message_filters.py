@@ -258,14 +258,18 @@ def test_cache_empty_returns_none() -> None:
     assert cache.getInterval(_t(0), _t(1)) == []
 
 
-@standin_only
-def test_cache_out_of_order_is_time_sorted() -> None:
+def test_cache_keeps_arrival_order() -> None:
+    """Upstream's Python Cache appends in arrival order: an out-of-order stamp is not sorted in, so
+    getLast/getOldestTime/getInterval follow arrival, and the first to arrive is dropped first."""
     src = SimpleFilter()
-    cache = Cache(src, cache_size=10)
+    cache = Cache(src, cache_size=3)
     for t in (2.0, 1.0, 3.0):
         src.signalMessage(_temp(t))
-    assert [_secs(m) for m in cache.getInterval(_t(0), _t(10))] == [1.0, 2.0, 3.0]
-    assert cache.getOldestTime() == _t(1.0)
+    assert [_secs(m) for m in cache.getInterval(_t(0), _t(10))] == [2.0, 1.0, 3.0]
+    assert cache.getOldestTime() == _t(2.0) and _secs(cache.getLast()) == 3.0
+    src.signalMessage(_temp(0.5))
+    assert [_secs(m) for m in cache.getInterval(_t(0), _t(10))] == [1.0, 3.0, 0.5]
+    assert cache.getLastestTime() == _t(0.5) and _secs(cache.getElemAfterTime(_t(0.9))) == 1.0
 
 
 def test_cache_headerless() -> None:

@@ -10,8 +10,9 @@ from . import process
 
 
 def matches_action(target_action: Any) -> Callable[[Event], bool]:
-    """A matcher for events whose `action` is `target_action` (used with ChangeState, ShutdownProcess)."""
-    return lambda event: getattr(event, "action", None) is target_action
+    """A matcher of actions: true for `target_action` itself (ChangeState's lifecycle_node_matcher,
+    ShutdownProcess's process_matcher take it)."""
+    return lambda action: action is target_action
 
 
 class Shutdown(Event):
