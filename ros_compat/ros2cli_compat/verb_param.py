@@ -43,26 +43,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def value_from_string(text: str) -> ParameterValue:
-    """Type a command-line value as upstream does: YAML scalar or list."""
-    parsed = yaml.safe_load(text) if text.strip() else text
-    value = ParameterValue()
-    if isinstance(parsed, bool):
-        value.type, value.bool_value = ParameterType.PARAMETER_BOOL, parsed
-    elif isinstance(parsed, int):
-        value.type, value.integer_value = ParameterType.PARAMETER_INTEGER, parsed
-    elif isinstance(parsed, float):
-        value.type, value.double_value = ParameterType.PARAMETER_DOUBLE, parsed
-    elif isinstance(parsed, list) and parsed and all(isinstance(v, bool) for v in parsed):
-        value.type, value.bool_array_value = ParameterType.PARAMETER_BOOL_ARRAY, parsed
-    elif isinstance(parsed, list) and parsed and all(isinstance(v, int) for v in parsed):
-        value.type, value.integer_array_value = ParameterType.PARAMETER_INTEGER_ARRAY, parsed
-    elif isinstance(parsed, list) and parsed and all(isinstance(v, (int, float)) for v in parsed):
-        value.type = ParameterType.PARAMETER_DOUBLE_ARRAY
-        value.double_array_value = [float(v) for v in parsed]
-    elif isinstance(parsed, list) and all(isinstance(v, str) for v in parsed):
-        value.type, value.string_array_value = ParameterType.PARAMETER_STRING_ARRAY, parsed
-    else:
-        value.type, value.string_value = ParameterType.PARAMETER_STRING, text
+    """Type a command-line value as upstream `ros2 param set` does: rclpy's own YAML-based
+    get_parameter_value ("'5'" -> string 5, "[1, 2.0]" -> the string as given); a YAML mapping,
+    which that function leaves as a dict, is sent as the text given."""
+    from rclpy.parameter import get_parameter_value
+
+    value = get_parameter_value(text)
+    if value.type == ParameterType.PARAMETER_STRING and not isinstance(value.string_value, str):
+        value.string_value = text
     return value
 
 
@@ -110,21 +98,25 @@ def main(args: argparse.Namespace) -> int:
             for name in _list_names(node, target, args.timeout):
                 print(f"  {name}")
         elif args.param_verb == "get":
-            (value,) = _get(node, target, [args.parameter_name], args.timeout)
-            if value.type == ParameterType.PARAMETER_NOT_SET:
-                print("Parameter not set.")
+            values = _get(node, target, [args.parameter_name], args.timeout)
+            if not values or values[0].type == ParameterType.PARAMETER_NOT_SET:
+                print("Parameter not set.", file=sys.stderr)
                 return 1
-            print(f"{_VALUE_FIELDS[value.type][1]}: {plain_value(value)}")
+            if values[0].type not in _VALUE_FIELDS:
+                print("Unknown parameter type", file=sys.stderr)
+                return 1
+            print(f"{_VALUE_FIELDS[values[0].type][1]}: {plain_value(values[0])}")
         elif args.param_verb == "set":
             request = SetParameters.Request(
                 parameters=[Parameter(name=args.parameter_name, value=value_from_string(args.value))]
             )
             response = _call(node, SetParameters, f"{target}/set_parameters", request, args.timeout)
             result = response.results[0]
-            if not result.successful:
-                print(f"Setting parameter failed: {result.reason}".rstrip(": "))
-                return 1
-            print("Set parameter successful")
+            reason = f": {result.reason}" if result.reason else ""
+            if not result.successful:  # upstream: the failure goes to stderr, the exit status stays 0
+                print(f"Setting parameter failed{reason}", file=sys.stderr)
+                return 0
+            print(f"Set parameter successful{reason}")
         else:  # dump
             names = _list_names(node, target, args.timeout)
             values = _get(node, target, names, args.timeout)

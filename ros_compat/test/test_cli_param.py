@@ -60,9 +60,10 @@ def test_set_accepted_then_get(validator: None) -> None:
 
 
 def test_set_rejected_prints_node_reason(validator: None) -> None:
+    """Upstream ros2 param set prints the failure and the node's reason to stderr and exits 0."""
     result = ros2("param", "set", "/validator", "rate_hz", "99.0")
-    assert result.returncode == 1
-    assert result.stdout.strip() == "Setting parameter failed: rate_hz must be in [0, 30]"
+    assert result.returncode == 0 and result.stdout == ""
+    assert result.stderr.strip() == "Setting parameter failed: rate_hz must be in [0, 30]"
     assert ros2("param", "get", "/validator", "rate_hz").stdout.strip() == "Double value is: 5.0"
 
 
@@ -76,3 +77,32 @@ def test_list_and_dump(validator: None) -> None:
 def test_node_list_shows_validator(validator: None) -> None:
     listing = ros2("node", "list", "--spin-time", "3")
     assert "/validator" in listing.stdout.splitlines(), listing
+
+
+def test_get_unknown_parameter_is_a_message_not_a_crash(validator: None) -> None:
+    result = ros2("param", "get", "/validator", "no_such_param")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "Parameter not set" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "expected"),
+    [
+        ("'5'", "string_value", "5"),  # YAML quotes are removed (upstream)
+        ("5", "integer_value", 5),
+        ("5.0", "double_value", 5.0),
+        ("true", "bool_value", True),
+        ("[1, 2]", "integer_array_value", [1, 2]),
+        ("[1.0, 2.5]", "double_array_value", [1.0, 2.5]),
+        ("[a, b]", "string_array_value", ["a", "b"]),
+        ("[1, 2.0]", "string_value", "[1, 2.0]"),  # mixed list: the text as given
+        ("~", "string_value", "~"),
+        ("{a: 1}", "string_value", "{a: 1}"),
+        ("", "string_value", ""),
+    ],
+)
+def test_set_value_typing_matches_upstream(text: str, field: str, expected: object) -> None:
+    from ros2cli_compat.verb_param import value_from_string
+
+    value = getattr(value_from_string(text), field)
+    assert (list(value) if not isinstance(value, bool | int | float | str) else value) == expected
