@@ -24,6 +24,7 @@ from ddvlm_ros.training.train import (
     main,
     model_config,
     pad_batch,
+    rebase_checkpoint,
     train,
 )
 
@@ -279,3 +280,24 @@ def test_weight_average_of_checkpoints_and_hf_named_checkpoints_load(tmp_path: P
     torch.save(payload, tmp_path / "v1.pt")
     old = load_checkpoint(tmp_path / "v1.pt")
     assert all(torch.equal(t, old.state_dict()[k]) for k, t in a.state_dict().items())
+
+
+def test_rebase_keeps_the_text_weights_of_a_run_saved_with_older_face_fusion_code(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    m = DDVLM.pretrained(model_config(tiny_config()))
+    with torch.no_grad():
+        m.text.head.weight.normal_()
+    round_trip(m)
+    path = save_checkpoint(m, tmp_path / "run" / "checkpoint.pt", extra={"dev_modality": "text"})
+    payload = torch.load(path, weights_only=True)
+    payload["tensors"] = {k: v for k, v in payload["tensors"].items() if k.startswith("text.")}
+    payload["tensors"]["fusion.modality_weight"] = torch.zeros(2)  # a parameter of an older fusion
+    torch.save(payload, path)
+    with pytest.raises(ValueError, match="mismatch"):
+        load_checkpoint(path)
+    again = load_checkpoint(rebase_checkpoint(path, tmp_path / "new" / "checkpoint.pt"))
+    assert torch.equal(again.text.head.weight, m.text.head.weight)
+    payload["extra"]["dev_modality"] = "both"
+    torch.save(payload, path)
+    with pytest.raises(ValueError, match="faces"):
+        rebase_checkpoint(path, tmp_path / "x.pt")

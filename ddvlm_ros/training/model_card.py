@@ -12,7 +12,44 @@ import yaml
 from ddvlm_ros.training.data import file_sha256
 
 
-def publish(run_dir: Path, dest: Path, eval_json: Path, commands: list[str], notes: str = "") -> Path:
+def _recipe(cfg: dict) -> str:
+    """The recipe in words, from the run's recorded config."""
+    lo, op, ev = cfg["loss"], cfg["optim"], cfg["eval"]
+    power = float(lo.get("class_weight_power", 0.0))
+    weights = f"class weights (train frequency)^-{power}" if power > 0 else "no class weights"
+    schedule = op.get("schedule", "linear")
+    floor = f" to {op.get('min_lr_ratio', 0.0)}× peak" if schedule == "cosine" else " to 0"
+    warm_ema = float(lo.get("ema_warmup_epochs", 0.0))
+    ema_start = (
+        f"started after {warm_ema:g} epoch(s) as a copy of the student" if warm_ema > 0 else "from step 0"
+    )
+    avg = int(ev.get("average_top_k", 0))
+    averaging = (
+        f" The uniform weight average of the {avg} best candidates (any epoch, student or EMA) is scored too."
+        if avg > 1
+        else ""
+    )
+    layers = int(cfg["model"]["trainable_layers"])
+    return (
+        f"Frozen MiniLM embeddings + lower {6 - layers} layers (token states cached once in fp16); top "
+        f"{layers} layers + head trained for {op['epochs']} epochs (batch {op['batch_size']}, AdamW lr "
+        f"{op['lr']} / head {op['head_lr']}, warm-up {op['warmup_ratio']}, {schedule} decay{floor}) with "
+        f"cross-entropy (label smoothing {lo['label_smoothing']}, {weights}) and EMA self-distillation "
+        f"(decay {lo['ema_decay']}, {ema_start}; KL·T² at T={lo['ema_temperature']} + feature MSE, weight "
+        f"{lo['ema_weight']}). Every epoch's student and EMA weights are scored on dev and the best is kept."
+        f"{averaging}"
+    )
+
+
+def publish(
+    run_dir: Path,
+    dest: Path,
+    eval_json: Path,
+    commands: list[str],
+    notes: str = "",
+    name: str = "ddvlm-meld",
+    dev_json: Path | None = None,
+) -> Path:
     """Copy run_dir/checkpoint/checkpoint.pt to dest and write dest/MODEL_CARD.md; returns the card path."""
     dest.mkdir(parents=True, exist_ok=True)
     ckpt = dest / "checkpoint.pt"
@@ -29,10 +66,32 @@ def publish(run_dir: Path, dest: Path, eval_json: Path, commands: list[str], not
     rows = "\n".join(f"| {k} | {v:.4f} |" for k, v in m["per_class_f1"].items())
     epochs = "\n".join(
         f"| {r['epoch']} | {r.get('dev_weighted_f1_student', float('nan')):.4f} | "
-        f"{r.get('dev_weighted_f1_ema', float('nan')):.4f} | {r['train_s']} |"
+        f"{r.get('dev_weighted_f1_ema', float('nan')):.4f} | {r['train_s']} | {r.get('eval_s', '-')} |"
         for r in log
+        if "epoch" in r
     )
-    card = f"""# ddvlm-meld-v1 (PyTorch checkpoint)
+    summary = (
+        json.loads((run_dir / "summary.json").read_text()) if (run_dir / "summary.json").is_file() else {}
+    )
+    if summary.get("averaged"):
+        av = summary["averaged"]
+        epochs += f"\n| average of {', '.join(av['of'])} | {av['dev_weighted_f1']:.4f} | | | {av['s']} |"
+    best = summary.get("best", {})
+    groups = ""
+    if dev_json is not None:
+        dm = json.loads(dev_json.read_text())
+        shutil.copyfile(dev_json, dest / "eval_dev.json")
+        groups = "\n".join(
+            f"| {g} | {v['n']} | {v['weighted_f1']:.4f} |" for g, v in dm.get("speaker_groups", {}).items()
+        )
+        groups = (
+            f"\n## MELD dev by speaker group (weighted-F1 {dm['weighted_f1']:.4f} overall)\n"
+            "| speakers | n | weighted-F1 |\n| --- | --- | --- |\n" + groups + "\n"
+        )
+    test_groups = "\n".join(
+        f"| {g} | {v['n']} | {v['weighted_f1']:.4f} |" for g, v in m.get("speaker_groups", {}).items()
+    )
+    card = f"""# {name} (PyTorch checkpoint)
 
 DDVLM text teacher + visual student + masked fusion, trained on MELD (text modality; MELD.Raw video was
 not available, so the visual student and the fusion's visual path are at their initialisation:
@@ -53,13 +112,13 @@ MELD `train_sent_emo.csv` (9,989) for training, `dev_sent_emo.csv` (1,109) for m
 `test_sent_emo.csv` (2,610) for the scores below.
 
 ## Recipe (train_config.yaml holds every value)
-Frozen MiniLM embeddings + lower layers (their token states cached once in fp16); trainable top layers + head
-with cross-entropy (label smoothing {cfg["loss"]["label_smoothing"]}) and EMA self-distillation
-(decay {cfg["loss"]["ema_decay"]}, KL·T² at T={cfg["loss"]["ema_temperature"]} + feature MSE, weight
-{cfg["loss"]["ema_weight"]}); the best of student / EMA weights on dev weighted-F1 is kept.
+{_recipe(cfg)}
 
-| epoch | dev wF1 student | dev wF1 EMA | train s |
-| --- | --- | --- | --- |
+Selected on dev: {best.get("weights", "?")} weights, epoch {best.get("epoch", "-")}, dev weighted-F1
+{best.get("dev_weighted_f1", float("nan")):.4f}.
+
+| epoch | dev wF1 student | dev wF1 EMA | train s | dev eval s |
+| --- | --- | --- | --- | --- |
 {epochs}
 
 ## Commands
@@ -75,6 +134,10 @@ with cross-entropy (label smoothing {cfg["loss"]["label_smoothing"]}) and EMA se
 | --- | --- |
 {rows}
 
+| speakers (test) | n | weighted-F1 |
+| --- | --- | --- |
+{test_groups}
+{groups}
 {notes}
 """
     path = dest / "MODEL_CARD.md"
@@ -88,9 +151,12 @@ def main() -> int:
     p.add_argument("--dest", required=True, type=Path)
     p.add_argument("--eval-json", required=True, type=Path)
     p.add_argument("--command", action="append", default=[])
-    p.add_argument("--notes", default="")
+    p.add_argument("--notes", default="", help="markdown appended to the card (or @file to read it)")
+    p.add_argument("--name", default="ddvlm-meld")
+    p.add_argument("--dev-json", type=Path, default=None, help="ddvlm-eval JSON on MELD dev")
     a = p.parse_args()
-    print(publish(a.run, a.dest, a.eval_json, a.command, a.notes))
+    notes = Path(a.notes[1:]).read_text() if a.notes.startswith("@") else a.notes
+    print(publish(a.run, a.dest, a.eval_json, a.command, notes, a.name, a.dev_json))
     return 0
 
 

@@ -33,6 +33,7 @@ from ddvlm_ros.training.model import (
     DDVLM,
     ModelConfig,
     TextBranch,
+    from_hf_name,
     load_checkpoint,
     round_trip,
     save_checkpoint,
@@ -387,6 +388,33 @@ def average_checkpoints(paths: list[Path]) -> DDVLM:
             if sd[k].is_floating_point():
                 sd[k].copy_(torch.stack([t[k].float() for t in tensors]).mean(0))
     return model
+
+
+def rebase_checkpoint(src: str | Path, dst: str | Path) -> Path:
+    """Re-save a text-only run's checkpoint on the current face/fusion code; returns ``dst``.
+
+    Why: a run without faces never changes the face branch or the fusion (they get no gradient), so
+    when their architecture changes after the run, the text weights (all that trained) carry over
+    exactly and face/fusion take the current code's initialisation, as a new run would.
+    """
+    src = Path(src)
+    payload = torch.load(
+        src / "checkpoint.pt" if src.is_dir() else src, map_location="cpu", weights_only=True
+    )
+    if payload.get("extra", {}).get("dev_modality", "text") != "text":
+        raise ValueError(f"{src} was trained with faces; its face/fusion weights cannot be replaced")
+    fields = set(ModelConfig.__dataclass_fields__)
+    model = DDVLM.pretrained(ModelConfig(**{k: v for k, v in payload["config"].items() if k in fields}))
+    text = {from_hf_name(k): t for k, t in payload["tensors"].items() if k.startswith("text.")}
+    expected = {f"text.{n}" for n in model.text.trainable_names()}
+    if set(text) != expected:
+        raise ValueError(f"text tensors mismatch: {sorted(set(text) ^ expected)}")
+    sd = model.state_dict()
+    with torch.no_grad():
+        for k, t in text.items():
+            sd[k].copy_(t.to(sd[k].dtype))
+    extra = dict(payload.get("extra", {})) | {"rebased_from": str(src)}
+    return save_checkpoint(model, dst, extra=extra)
 
 
 def class_weights(labels: torch.Tensor, power: float) -> torch.Tensor | None:
