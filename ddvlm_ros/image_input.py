@@ -14,17 +14,13 @@ from typing import NamedTuple
 
 import cv2
 import numpy as np
+from cv_bridge import CvBridge, CvBridgeError
 
-# encoding -> (channels, OpenCV conversion to BGR or None when already BGR)
-ENCODINGS: dict[str, tuple[int, int | None]] = {
-    "bgr8": (3, None),
-    "rgb8": (3, cv2.COLOR_RGB2BGR),
-    "mono8": (1, cv2.COLOR_GRAY2BGR),
-    "8UC1": (1, cv2.COLOR_GRAY2BGR),
-    "8UC3": (3, None),
-    "bgra8": (4, cv2.COLOR_BGRA2BGR),
-    "rgba8": (4, cv2.COLOR_RGBA2BGR),
-}
+_BRIDGE = CvBridge()  # converts raw images once the checks here have passed
+
+# encoding -> channels; 8UC1/8UC3 carry no color layout (CvBridge will not convert them): taken as
+# gray and BGR.
+ENCODINGS: dict[str, int] = {"bgr8": 3, "rgb8": 3, "mono8": 1, "8UC1": 1, "8UC3": 3, "bgra8": 4, "rgba8": 4}
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 JPEG_SOI = b"\xff\xd8"
@@ -68,7 +64,7 @@ def image_to_bgr(msg, max_pixels: int) -> np.ndarray:
         raise ImageError(
             "unknown_encoding", f"unsupported encoding {msg.encoding!r} (supported: {', '.join(ENCODINGS)})"
         )
-    channels, conversion = ENCODINGS[msg.encoding]
+    channels = ENCODINGS[msg.encoding]
     h, w, step = int(msg.height), int(msg.width), int(msg.step)
     check_pixels(w, h, max_pixels, "image")
     if step < w * channels:
@@ -76,12 +72,14 @@ def image_to_bgr(msg, max_pixels: int) -> np.ndarray:
     size = len(msg.data)
     if size != step * h:
         raise ImageError("size_mismatch", f"data has {size} bytes, step {step} × height {h} = {step * h}")
-    buf = np.frombuffer(msg.data, dtype=np.uint8)  # bytes or array('B'): both expose a buffer, no copy
-    rows = buf.reshape(h, step)[:, : w * channels]
-    image = rows.reshape(h, w, channels) if channels > 1 else rows.reshape(h, w)
-    if conversion is None:
-        return np.ascontiguousarray(image).copy()
-    return cv2.cvtColor(np.ascontiguousarray(image), conversion)
+    try:
+        if msg.encoding == "8UC3":
+            return _BRIDGE.imgmsg_to_cv2(msg, "passthrough")
+        if msg.encoding == "8UC1":
+            return cv2.cvtColor(_BRIDGE.imgmsg_to_cv2(msg, "passthrough"), cv2.COLOR_GRAY2BGR)
+        return _BRIDGE.imgmsg_to_cv2(msg, "bgr8")
+    except CvBridgeError as err:  # not expected after the checks above
+        raise ImageError("conversion_failed", f"cv_bridge: {err}") from err
 
 
 def png_size(data: memoryview) -> HeaderSize:

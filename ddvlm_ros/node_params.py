@@ -1,16 +1,21 @@
 """The emotion node's parameters: one table with type, range, meaning and whether a change applies live.
 
 Kept apart from the node so that the table (what robots configure) is readable on its own; the
-defaults here only matter when config/emotion.yaml does not set a value.
+defaults here only matter when config/emotion.yaml does not set a value (test_node_params checks the
+two agree). ROS types are imported only to build descriptors, so the engine and offline replay can
+read the table without rclpy.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ddvlm_ros.backends import BACKENDS
+
+if TYPE_CHECKING:
+    from rcl_interfaces.msg import ParameterDescriptor
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,8 @@ class ParamSpec:
 
     def descriptor(self) -> ParameterDescriptor:
         """ROS descriptor with the range, so `ros2 param describe` shows it and rclpy enforces it."""
+        from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+
         when = "applies live" if self.live else "read at start only; set it at launch"
         desc = ParameterDescriptor(name=self.name, description=f"{self.description} ({when})")
         if self.low is not None and self.high is not None:
@@ -185,3 +192,42 @@ PARAMS: tuple[ParamSpec, ...] = (
 )
 
 SPECS: dict[str, ParamSpec] = {p.name: p for p in PARAMS}
+
+
+def defaults() -> dict[str, Any]:
+    """Every parameter's declared default, by name."""
+    return {p.name: p.default for p in PARAMS}
+
+
+def check_values(values: dict[str, Any]) -> None:
+    """Checks beyond the descriptor ranges that need no model; raises ValueError with the reason.
+
+    (frames_per_utterance against the model's max_frames is the engine's check: it knows the model.)
+    """
+    if "backend" in values and values["backend"] not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {values['backend']!r}")
+    if values.get("model_dir"):
+        meta = Path(values["model_dir"]).expanduser() / "metadata.json"
+        if not meta.is_file():
+            raise ValueError(f"model_dir: {meta} does not exist")
+
+
+def validated(values: dict[str, Any]) -> dict[str, Any]:
+    """The declared parameters among values, checked as rclpy would at declaration (type, range) and by
+    check_values; others (e.g. use_sim_time) are left out. For users of the table without a node."""
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        spec = SPECS.get(name)
+        if spec is None:
+            continue
+        if type(value) is not type(spec.default):
+            raise ValueError(
+                f"parameter {name}: {value!r} is a {type(value).__name__}, expected a "
+                f"{type(spec.default).__name__} (like the default {spec.default!r})"
+            )
+        if spec.low is not None and spec.high is not None and not isinstance(value, bool | str):
+            if not spec.low <= value <= spec.high:
+                raise ValueError(f"parameter {name}={value!r} is outside [{spec.low}, {spec.high}]")
+        out[name] = value
+    check_values(out)
+    return out

@@ -1,4 +1,5 @@
-"""Unit tests of the alignment rules: which frames belong to an utterance, which turns form its context."""
+"""Unit tests of the alignment rules (which face features belong to an utterance) and of the dialogue
+memory (which turns form its context)."""
 
 from __future__ import annotations
 
@@ -6,18 +7,18 @@ import pytest
 
 from ddvlm_ros.alignment import (
     AddResult,
-    DialogueContext,
-    FrameBuffer,
+    FaceFeatureBuffer,
     pick_evenly,
     seconds_to_ns,
     utterance_window,
 )
+from ddvlm_ros.dialogue import DialogueContext
 
 S = 1_000_000_000
 
 
 def test_buffer_window_is_inclusive_and_sorted() -> None:
-    buf: FrameBuffer[str] = FrameBuffer(max_entries=100, max_age_ns=100 * S)
+    buf: FaceFeatureBuffer[str] = FaceFeatureBuffer(max_entries=100, max_age_ns=100 * S)
     for i in range(10):
         assert buf.add(i * S, f"f{i}") is AddResult.OK
     assert [item for _, item in buf.window(3 * S, 5 * S)] == ["f3", "f4", "f5"]
@@ -27,11 +28,11 @@ def test_buffer_window_is_inclusive_and_sorted() -> None:
 
 
 def test_buffer_is_bounded_in_count_and_age() -> None:
-    buf: FrameBuffer[int] = FrameBuffer(max_entries=5, max_age_ns=3 * S)
+    buf: FaceFeatureBuffer[int] = FaceFeatureBuffer(max_entries=5, max_age_ns=3 * S)
     for i in range(20):
         buf.add(i * S // 10, i)  # 10 Hz
     assert len(buf) == 5 and [x for _, x in buf] == [15, 16, 17, 18, 19]
-    buf2: FrameBuffer[int] = FrameBuffer(max_entries=1000, max_age_ns=2 * S)
+    buf2: FaceFeatureBuffer[int] = FaceFeatureBuffer(max_entries=1000, max_age_ns=2 * S)
     for i in range(100):
         buf2.add(i * S // 10, i)
     stamps = [s for s, _ in buf2]
@@ -39,7 +40,7 @@ def test_buffer_is_bounded_in_count_and_age() -> None:
 
 
 def test_buffer_refuses_out_of_order_and_duplicates() -> None:
-    buf: FrameBuffer[int] = FrameBuffer(max_entries=10, max_age_ns=10 * S)
+    buf: FaceFeatureBuffer[int] = FaceFeatureBuffer(max_entries=10, max_age_ns=10 * S)
     assert buf.add(5 * S, 1) is AddResult.OK
     assert buf.add(4 * S, 2) is AddResult.OUT_OF_ORDER
     assert buf.add(5 * S, 3) is AddResult.DUPLICATE
@@ -106,7 +107,7 @@ def test_context_expires_and_is_bounded_and_resets() -> None:
 
 def test_bad_construction_is_refused() -> None:
     with pytest.raises(ValueError):
-        FrameBuffer(max_entries=0, max_age_ns=S)
+        FaceFeatureBuffer(max_entries=0, max_age_ns=S)
     with pytest.raises(ValueError):
         DialogueContext(max_turns=-1, idle_timeout_ns=S)
     assert seconds_to_ns(0.25) == S // 4

@@ -75,8 +75,8 @@ def evaluate(a: argparse.Namespace) -> int:
         default_params_file,
         read_ground_truth,
         replay_dds,
-        replay_offline,
     )
+    from ddvlm_ros.replay.offline import replay_offline
     from ddvlm_ros.training.metrics import save_confusion_png
 
     if not a.rate > 0:

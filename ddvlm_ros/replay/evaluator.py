@@ -1,5 +1,4 @@
-"""Replay a bag through emotion_node and score its answers: over DDS (the node runs as its own process)
-or in-process (offline, as fast as the model runs).
+"""Replay a bag through emotion_node over DDS and collect its answers (offline replay: replay/offline.py).
 
 Each final Transcript that is played is expected to get exactly one EmotionState, matched by
 (conversation_id, utterance_id), or by (conversation_id, header stamp) when the ASR leaves utterance_id
@@ -14,17 +13,15 @@ import subprocess
 import sys
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import rclpy
-import yaml
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
-from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CompressedImage, Image
@@ -145,17 +142,8 @@ class ReplayResult:
             self.answers[key] = (when, msg)
 
     def latency_ms(self, key: Key) -> float:
-        """Transcript sent → its EmotionState received (offline: the node's answer() call)."""
+        """Transcript sent → its EmotionState received (offline: the engine call that answered it)."""
         return (self.answers[key][0] - self.sent[key][0]) * 1000.0
-
-
-def load_node_parameters(params_file: str | Path) -> list[Parameter]:
-    """The emotion_node parameters of a ROS parameter YAML (`/**` or `emotion_node` section)."""
-    doc = yaml.safe_load(Path(params_file).read_text()) or {}
-    values: dict[str, Any] = {}
-    for section in ("/**", "emotion_node", "/emotion_node"):
-        values.update((doc.get(section) or {}).get("ros__parameters", {}))
-    return [Parameter(name, value=value) for name, value in values.items()]
 
 
 def default_params_file() -> Path:
@@ -163,69 +151,6 @@ def default_params_file() -> Path:
     from ament_index_python.packages import get_package_share_directory
 
     return Path(get_package_share_directory("ddvlm_ros")) / "config" / "emotion.yaml"
-
-
-# ---------------------------------------------------------------------------------------- offline
-def replay_offline(
-    reader: BagReader,
-    topics: ReplayTopics,
-    params_file: str | Path,
-    model_dir: str | None = None,
-    backend: str | None = None,
-) -> ReplayResult:
-    """Feed the bag to an in-process EmotionNode as fast as it answers (no DDS in the data path).
-
-    The node's clock follows the bag (sim time), and faces are analysed inline so every frame is in the
-    buffer before the next message, which makes the result deterministic.
-    """
-    from ddvlm_ros.emotion_node import EmotionNode, stamp_ns
-
-    overrides = load_node_parameters(params_file)
-    overrides.append(Parameter("use_sim_time", value=True))
-    if model_dir:
-        overrides.append(Parameter("model_dir", value=model_dir))
-    if backend:
-        overrides.append(Parameter("backend", value=backend))
-    owns_context = not rclpy.ok()
-    if owns_context:
-        rclpy.init()
-    node = EmotionNode(inline_vision=True, parameter_overrides=overrides)
-    result = ReplayResult(mode="offline")
-    # trailing_frames_wait_s > 0: as the node over DDS, a transcript is answered once the frames up to
-    # stamp + window_pad_s have been fed (here: once the bag's frames pass that stamp, or at its end).
-    hold = topics.image is not None and node.get_parameter("trailing_frames_wait_s").value > 0
-    held: deque[tuple[int, Any]] = deque()
-
-    def answer(msg) -> None:
-        out = node.answer(msg)
-        if out is not None:
-            result.record_answer(answer_key(out), time.perf_counter(), out)
-
-    t0 = time.perf_counter()
-    try:
-        clock = node.get_clock()
-        for m in reader.messages(topics.played):
-            clock.set_ros_time_override(rclpy.time.Time(nanoseconds=m.stamp_ns))
-            result.played[m.topic] += 1
-            if m.topic == topics.image:
-                (node.on_compressed_image if topics.compressed else node.on_image)(m.msg)
-                while held and held[0][0] <= stamp_ns(m.msg.header.stamp):
-                    answer(held.popleft()[1])
-                continue
-            if m.msg.is_final:  # partial ones go to the node too, as over DDS, but expect no answer
-                result.sent[answer_key(m.msg)] = (time.perf_counter(), m.msg)
-            if hold and (held or m.msg.is_final):
-                held.append((node.frame_window(m.msg)[1] if m.msg.is_final else 0, m.msg))
-                continue
-            answer(m.msg)
-        while held:
-            answer(held.popleft()[1])
-    finally:
-        result.wall_s = time.perf_counter() - t0
-        node.destroy_node()
-        if owns_context:
-            rclpy.try_shutdown()
-    return result
 
 
 # -------------------------------------------------------------------------------------------- DDS

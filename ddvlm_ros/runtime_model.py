@@ -1,0 +1,73 @@
+"""The exported model as the engine uses it: backend, tokenizer and face detector, loaded and checked once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ddvlm_ros.backends import InferenceBackend, load_backend
+from ddvlm_ros.labels import LABELS
+from ddvlm_ros.logs import Logger
+from ddvlm_ros.preprocessing import FaceDetector, TextTokenizer
+
+DEFAULT_MODEL = "models/ddvlm-meld-v1"
+
+
+def resolve_model_dir(value: str) -> Path:
+    """'' → the installed package's default model; anything else is used as given."""
+    if value:
+        return Path(value).expanduser()
+    from ament_index_python.packages import get_package_share_directory
+
+    return Path(get_package_share_directory("ddvlm_ros")) / DEFAULT_MODEL
+
+
+def check_frames_per_utterance(frames_per_utterance: int, max_frames: int) -> None:
+    """The model fuses at most max_frames face features per utterance."""
+    if frames_per_utterance > max_frames:
+        raise ValueError(
+            f"frames_per_utterance={frames_per_utterance} exceeds the model's max_frames={max_frames}"
+        )
+
+
+@dataclass
+class Model:
+    """A loaded model: backend, tokenizer, face detector and the metadata the engine needs."""
+
+    backend: InferenceBackend
+    tokenizer: TextTokenizer
+    detector: FaceDetector
+    name: str  # name/version
+    directory: Path
+    max_frames: int
+    face_size: int
+    face_dim: int
+
+    @classmethod
+    def load(
+        cls, model_dir: str | Path, backend: str = "auto", threads: int = 1, logger: Logger | None = None
+    ) -> Model:
+        """Validate and load a model directory (ModelError naming the path when it is not one)."""
+        model_dir = Path(model_dir)
+        cv2.setNumThreads(threads)
+        instance = load_backend(model_dir, backend=backend, threads=threads, logger=logger)
+        md = instance.metadata
+        if tuple(md["labels"]) != LABELS:
+            raise ValueError(f"model labels {md['labels']} differ from {LABELS}")
+        face_size = int(md.get("face_size", 64))
+        face_dim = md.get("face_dim")
+        if face_dim is None:  # older exports: ask the face graph
+            face_dim = instance.encode_faces(np.zeros((1, 1, face_size, face_size), np.float32)).shape[-1]
+        return cls(
+            backend=instance,
+            tokenizer=TextTokenizer(model_dir / "tokenizer", max_length=int(md.get("max_length", 128))),
+            detector=FaceDetector(),
+            name=f"{md.get('name', model_dir.name)}/{md.get('version', '?')}",
+            directory=model_dir,
+            max_frames=int(md.get("max_frames", 8)),
+            face_size=face_size,
+            face_dim=int(face_dim),
+        )
