@@ -234,169 +234,7 @@ class OnnxRuntimeBackend(InferenceBackend):
         return self.sessions[branch].run(self._outputs[branch], feeds)
 
 
-# TensorRT ----------------------------------------------------------------------------------------
-def tensorrt_status() -> tuple[bool, str]:
-    """Whether TensorRT can run here, and why (or why not) in words for the log."""
-    try:
-        import tensorrt as trt
-    except ImportError as exc:
-        return False, f"tensorrt is not importable ({exc})"
-    gpu = gpu_name()
-    if gpu is None:
-        return False, f"tensorrt {trt.__version__} imports but no CUDA GPU is visible"
-    return True, f"tensorrt {trt.__version__} and GPU '{gpu}' are available"
-
-
-def gpu_name() -> str | None:
-    """Name of CUDA device 0, or None. Uses torch.cuda (on Jetson the NVIDIA torch wheel provides it)."""
-    try:
-        import torch
-    except ImportError:
-        return None
-    if not torch.cuda.is_available():
-        return None
-    return torch.cuda.get_device_name(0)
-
-
-def engine_cache_key(gpu: str, trt_version: str, onnx_sha256: str, build_options: dict) -> str:
-    """Engine cache key: a change of GPU model, TensorRT version, ONNX file or build options rebuilds."""
-    blob = json.dumps(
-        {"gpu": gpu, "tensorrt": trt_version, "onnx_sha256": onnx_sha256, "options": build_options},
-        sort_keys=True,
-    )
-    return hashlib.sha256(blob.encode()).hexdigest()[:24]
-
-
-def engine_cache_path(cache_dir: Path, branch: str, key: str) -> Path:
-    return Path(cache_dir) / f"{branch}-{key}.engine"
-
-
-def optimization_profile(
-    metadata: dict, branch: str, max_batch: int, opt_length: int = 64
-) -> dict[str, tuple]:
-    """(min, opt, max) shape per input: TensorRT optimization profile over dynamic batch/sequence/frames."""
-    maxima = {"B": max_batch, "N": max_batch * int(metadata.get("max_frames", 8)), **_limits(metadata)}
-    opts = {"B": 1, "N": 1, "L": min(opt_length, maxima.get("L", opt_length)), "F": maxima.get("F", 1)}
-    profile = {}
-    for spec in metadata["inputs"][branch]:
-        dims = spec["shape"]
-        lo = tuple(d if isinstance(d, int) else 1 for d in dims)
-        mid = tuple(d if isinstance(d, int) else opts.get(d, 1) for d in dims)
-        hi = tuple(d if isinstance(d, int) else maxima.get(d, max_batch) for d in dims)
-        profile[spec["name"]] = (lo, mid, hi)
-    return profile
-
-
-class TensorRTBackend(InferenceBackend):
-    """TensorRT engines built from the same ONNX files, cached on disk by GPU, TensorRT version and sha256.
-
-    strongly_typed=True (default) builds a strongly typed network: the graph's own types decide
-    precision (INT8 weights behind DequantizeLinear = explicit weight-only quantization). With
-    strongly_typed=False the FP16 and INT8 builder flags let TensorRT choose FP16 kernels, honouring
-    the explicit Q/DQ nodes.
-    """
-
-    name = "tensorrt"
-
-    def __init__(
-        self,
-        model_dir: str | os.PathLike,
-        metadata: dict,
-        cache_dir: str | os.PathLike | None = None,
-        max_batch: int = 8,
-        strongly_typed: bool = True,
-        workspace_mb: int = 1024,
-        logger: _Logger | None = None,
-    ) -> None:
-        super().__init__(model_dir, metadata)
-        ok, reason = tensorrt_status()
-        if not ok:
-            raise BackendUnavailable(reason)
-        import tensorrt as trt
-        import torch
-
-        self._trt, self._torch = trt, torch
-        self._log = logger or logging.getLogger(__name__)
-        self.trt_logger = trt.Logger(trt.Logger.WARNING)
-        self.runtime = trt.Runtime(self.trt_logger)
-        self.cache_dir = Path(cache_dir or Path.home() / ".cache" / "ddvlm_ros" / "tensorrt")
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        self.options = {
-            "max_batch": max_batch,
-            "strongly_typed": strongly_typed,
-            "workspace_mb": workspace_mb,
-        }
-        gpu = gpu_name() or ""
-        self.engines, self.contexts = {}, {}
-        for branch in BRANCHES:
-            onnx_file = metadata["files"][branch]
-            key = engine_cache_key(gpu, trt.__version__, metadata["sha256"][onnx_file], self.options)
-            path = engine_cache_path(self.cache_dir, branch, key)
-            if path.is_file():
-                self._log.info(f"tensorrt: loading cached engine {path}")
-                engine = self.runtime.deserialize_cuda_engine(path.read_bytes())
-            else:
-                self._log.info(f"tensorrt: building {branch} engine for {gpu} (no cache entry {path.name})")
-                plan = self._build(branch)
-                tmp = path.with_suffix(".tmp")
-                tmp.write_bytes(plan)
-                tmp.replace(path)
-                engine = self.runtime.deserialize_cuda_engine(plan)
-            if engine is None:
-                raise ModelError(f"tensorrt could not deserialize the {branch} engine ({path})")
-            self.engines[branch] = engine
-            self.contexts[branch] = engine.create_execution_context()
-        self.stream = torch.cuda.Stream()
-
-    def _build(self, branch: str) -> bytes:
-        trt = self._trt
-        builder = trt.Builder(self.trt_logger)
-        flags = 0
-        if self.options["strongly_typed"]:
-            flags |= 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
-        network = builder.create_network(flags)
-        parser = trt.OnnxParser(network, self.trt_logger)
-        path = self.model_dir / self.metadata["files"][branch]
-        if not parser.parse_from_file(str(path)):
-            errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
-            raise ModelError(f"tensorrt cannot parse {path}: {errors}")
-        config = builder.create_builder_config()
-        config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, self.options["workspace_mb"] << 20)
-        if not self.options["strongly_typed"]:
-            config.set_flag(trt.BuilderFlag.FP16)
-            config.set_flag(trt.BuilderFlag.INT8)
-        profile = builder.create_optimization_profile()
-        for name, (lo, mid, hi) in optimization_profile(
-            self.metadata, branch, self.options["max_batch"]
-        ).items():
-            profile.set_shape(name, lo, mid, hi)
-        config.add_optimization_profile(profile)
-        plan = builder.build_serialized_network(network, config)
-        if plan is None:
-            raise ModelError(f"tensorrt failed to build an engine for {path} (see TensorRT log above)")
-        return bytes(plan)
-
-    def _run(self, branch: str, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-        torch, trt = self._torch, self._trt
-        engine, context = self.engines[branch], self.contexts[branch]
-        keep = []
-        for name, arr in feeds.items():
-            tensor = torch.from_numpy(np.ascontiguousarray(arr)).cuda(non_blocking=False)
-            keep.append(tensor)
-            context.set_input_shape(name, tuple(arr.shape))
-            context.set_tensor_address(name, tensor.data_ptr())
-        outputs = []
-        for spec in self.metadata["outputs"][branch]:
-            name = spec["name"]
-            shape = tuple(context.get_tensor_shape(name))
-            dtype = torch.from_numpy(np.empty(0, dtype=trt.nptype(engine.get_tensor_dtype(name)))).dtype
-            out = torch.empty(shape, dtype=dtype, device="cuda")
-            context.set_tensor_address(name, out.data_ptr())
-            outputs.append(out)
-        if not context.execute_async_v3(self.stream.cuda_stream):
-            raise RuntimeError(f"tensorrt execution of the {branch} engine failed")
-        self.stream.synchronize()
-        return [o.float().cpu().numpy() for o in outputs]
+# TensorRT: ddvlm_ros/tensorrt_backend.py (imported only when TensorRT is considered) -----------------
 
 
 # torch (reference) -------------------------------------------------------------------------------
@@ -447,21 +285,25 @@ def load_backend(
 ) -> InferenceBackend:
     """Validate the model directory, pick and construct a backend, warm it up, and log the choice.
 
-    `auto`: TensorRT when it imports and a GPU is visible, else ONNX Runtime (CPU). Extra keyword
-    options go to the chosen backend (e.g. cache_dir/max_batch for tensorrt, device for onnxruntime).
+    `auto`: TensorRT when it imports, CUDA bindings load and a GPU is visible, else ONNX Runtime (CPU);
+    the log line says which check decided, and a failed engine build falls back with a warning. Extra
+    keyword options go to the chosen backend (e.g. cache_dir/max_batch for tensorrt, device for onnxruntime).
     """
     log = logger or logging.getLogger(__name__)
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     metadata = read_metadata(model_dir, verify=verify_sha256)
     chosen, reason = select_backend(backend)
+    instance: InferenceBackend | None = None
     if chosen == "tensorrt":
-        instance: InferenceBackend = TensorRTBackend(model_dir, metadata, logger=log, **options)
-    elif chosen == "onnxruntime":
+        instance, reason = _tensorrt_or_reason(model_dir, metadata, backend, reason, log, options)
+        chosen, options = ("tensorrt", options) if instance else ("onnxruntime", {})
+    if chosen == "onnxruntime":
         instance = OnnxRuntimeBackend(model_dir, metadata, threads=threads, **options)
         reason += f"; providers {instance.providers}"
-    else:
+    elif chosen == "torch":
         instance = TorchBackend(model_dir, metadata, threads=threads, **options)
+    assert instance is not None
     warm = instance.warmup() if warmup else 0.0
     log.info(
         f"backend {instance.name} for {metadata.get('name', model_dir)} ({metadata.get('precision', '?')}): "
@@ -470,16 +312,32 @@ def load_backend(
     return instance
 
 
+def _tensorrt_or_reason(
+    model_dir: str | os.PathLike, metadata: dict, backend: str, reason: str, log: _Logger, options: dict
+) -> tuple[InferenceBackend | None, str]:
+    """The TensorRT backend; under `auto` a failed engine build is logged and yields (None, why)."""
+    from ddvlm_ros.tensorrt_backend import TensorRTBackend
+
+    try:
+        return TensorRTBackend(model_dir, metadata, logger=log, **options), reason
+    except (ModelError, BackendUnavailable, RuntimeError) as exc:
+        if backend != "auto":
+            raise
+        log.warning(f"auto: TensorRT engine build failed ({exc}); using ONNX Runtime CPU instead")
+        return None, f"auto: ONNX Runtime CPU because the TensorRT engine build failed ({exc})"
+
+
 def select_backend(requested: str) -> tuple[str, str]:
     """Resolve `auto` and say why; an explicit request is honoured or fails loudly."""
+    if requested not in ("auto", "tensorrt"):
+        return requested, "requested"
+    from ddvlm_ros.tensorrt_backend import probe
+
+    status = probe()
     if requested == "auto":
-        ok, why = tensorrt_status()
-        if ok:
-            return "tensorrt", f"auto: {why}"
-        return "onnxruntime", f"auto: ONNX Runtime CPU because {why}"
-    if requested == "tensorrt":
-        ok, why = tensorrt_status()
-        if not ok:
-            raise BackendUnavailable(f"backend=tensorrt requested but {why}")
-        return "tensorrt", f"requested: {why}"
-    return requested, "requested"
+        if status.ok:
+            return "tensorrt", f"auto: {status.message}"
+        return "onnxruntime", f"auto: ONNX Runtime CPU because {status.reason}: {status.message}"
+    if not status.ok:
+        raise BackendUnavailable(f"backend=tensorrt requested but {status.reason}: {status.message}")
+    return "tensorrt", f"requested: {status.message}"

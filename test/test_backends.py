@@ -1,4 +1,4 @@
-"""Inference backends: selection and its log, validation errors, ORT vs torch, TensorRT (GPU only)."""
+"""Inference backends: selection and its log, validation errors, ORT vs torch (TensorRT: test_tensorrt.py)."""
 
 from __future__ import annotations
 
@@ -14,14 +14,10 @@ from ddvlm_ros.backends import (
     BackendUnavailable,
     InputError,
     ModelError,
-    dummy_inputs,
-    engine_cache_key,
-    engine_cache_path,
     load_backend,
-    optimization_profile,
     select_backend,
-    tensorrt_status,
 )
+from ddvlm_ros.tensorrt_backend import tensorrt_status
 from ddvlm_ros.training.export import export, load_woq_config
 from ddvlm_ros.training.model import DDVLM, load_checkpoint, save_checkpoint
 
@@ -198,53 +194,4 @@ def test_bad_metadata(copy_dir: Path) -> None:
         load_backend(copy_dir, "onnxruntime")
 
 
-# TensorRT: cache key and profile logic run everywhere; engine build needs a GPU --------------------
-def test_engine_cache_key_changes_with_each_component(tmp_path: Path) -> None:
-    base = dict(gpu="Orin", trt_version="10.3.0", onnx_sha256="a" * 64, build_options={"max_batch": 8})
-    key = engine_cache_key(**base)
-    assert key == engine_cache_key(**base)
-    for field, value in (
-        ("gpu", "NVIDIA H100"),
-        ("trt_version", "10.4.0"),
-        ("onnx_sha256", "b" * 64),
-        ("build_options", {"max_batch": 16}),
-    ):
-        assert engine_cache_key(**{**base, field: value}) != key, field
-    assert engine_cache_path(tmp_path, "text", key) == tmp_path / f"text-{key}.engine"
-
-
-def test_optimization_profile_covers_dynamic_axes(model_dir: Path) -> None:
-    meta = json.loads((model_dir / "metadata.json").read_text())
-    text = optimization_profile(meta, "text", max_batch=8)
-    assert text["input_ids"] == ((1, 1), (1, 64), (8, 128))
-    fusion = optimization_profile(meta, "fusion", max_batch=8)
-    assert fusion["face_features"] == ((1, 1, 128), (1, 8, 128), (8, 8, 128))
-    face = optimization_profile(meta, "face", max_batch=8)
-    assert face["faces"] == ((1, 1, 64, 64), (1, 1, 64, 64), (64, 1, 64, 64))
-    for branch in ("text", "face", "fusion"):
-        for name, arr in dummy_inputs(meta, branch).items():
-            lo, _, hi = optimization_profile(meta, branch, 8)[name]
-            assert all(a <= s <= b for a, s, b in zip(lo, arr.shape, hi, strict=True))
-
-
-@pytest.mark.gpu
-@pytest.mark.skipif(not TRT_OK, reason=f"TensorRT engine tests need tensorrt and a CUDA GPU: {TRT_WHY}")
-def test_tensorrt_engine_matches_onnxruntime_and_is_cached(
-    model_dir: Path, ort_backend, tmp_path: Path
-) -> None:
-    log = ListLogger()
-    trt_backend = load_backend(model_dir, "tensorrt", logger=log, cache_dir=tmp_path / "engines")
-    assert any("building text engine" in x for x in log.lines)
-    assert len(list((tmp_path / "engines").glob("*.engine"))) == 3
-    ids = np.full((2, 16), 3000, dtype=np.int64)
-    ids[:, 0], ids[:, 8] = 101, 102
-    mask = np.ones_like(ids)
-    f_trt, l_trt = trt_backend.encode_text(ids, mask)
-    f_ort, l_ort = ort_backend.encode_text(ids, mask)
-    assert np.abs(l_trt - l_ort).max() < 0.1
-    faces = np.random.default_rng(0).random((3, 1, 64, 64), dtype=np.float32)
-    assert np.abs(trt_backend.encode_faces(faces) - ort_backend.encode_faces(faces)).max() < 0.05
-    log2 = ListLogger()
-    load_backend(model_dir, "tensorrt", logger=log2, cache_dir=tmp_path / "engines")
-    assert any("loading cached engine" in x for x in log2.lines)
-    assert not any("building" in x for x in log2.lines)
+# TensorRT: test/test_tensorrt.py (selection reasons, cache key, profiles, static check, GPU engine).
