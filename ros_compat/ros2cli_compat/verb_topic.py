@@ -30,16 +30,80 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     pub = sub.add_parser("pub", help="Publish a message to a topic")
     pub.add_argument("topic_name")
     pub.add_argument("message_type")
-    pub.add_argument("values", nargs="?", default="{}")
-    pub.add_argument("-r", "--rate", type=float, default=1.0)
-    pub.add_argument("-1", "--once", action="store_true")
-    pub.add_argument("-t", "--times", type=int, default=0)
-    pub.add_argument("-w", "--wait-matching-subscriptions", type=int, default=None)
-    pub.add_argument("--qos-reliability", choices=["reliable", "best_effort"], default="reliable")
+    values = pub.add_mutually_exclusive_group()
+    values.add_argument("values", nargs="?", default="{}", help="field values in YAML")
+    values.add_argument("--stdin", action="store_true", help="read the field values (YAML) from stdin")
+    pub.add_argument("-r", "--rate", type=_positive_float, default=1.0, help="publishing rate in Hz")
+    pub.add_argument("-p", "--print", type=int, default=1, metavar="N", help="print every N-th message")
+    times = pub.add_mutually_exclusive_group()
+    times.add_argument("-1", "--once", action="store_true", help="publish one message and exit")
+    times.add_argument("-t", "--times", type=_nonnegative_int, default=0, help="publish N times and exit")
+    pub.add_argument(
+        "-w",
+        "--wait-matching-subscriptions",
+        type=_nonnegative_int,
+        default=None,
+        help="wait for N matching subscriptions (default 1 with --once/--times, else 0)",
+    )
+    pub.add_argument("--max-wait-time-secs", type=_positive_float, default=None)
+    pub.add_argument("--keep-alive", type=_positive_float, default=0.1, metavar="N",
+                     help="keep the node alive N seconds after the last message")
+    pub.add_argument("-n", "--node-name", default=None, help="name of the publishing node")
+    pub.add_argument("--qos-profile", choices=sorted(_QOS_PROFILES), default="default")
+    pub.add_argument("--qos-depth", type=int, default=-1)
+    pub.add_argument("--qos-history", choices=["keep_last", "keep_all", "system_default"], default=None)
+    pub.add_argument("--qos-reliability", choices=["reliable", "best_effort", "system_default"], default=None)
+    pub.add_argument("--qos-durability", choices=["transient_local", "volatile", "system_default"], default=None)
     hz = sub.add_parser("hz", help="Print the average publishing rate")
     hz.add_argument("topic_name")
     hz.add_argument("--window", "-w", type=int, default=10000)
     hz.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+
+
+_QOS_PROFILES = {
+    "default": "qos_profile_system_default",
+    "system_default": "qos_profile_system_default",
+    "sensor_data": "qos_profile_sensor_data",
+    "services_default": "qos_profile_services_default",
+    "parameters": "qos_profile_parameters",
+    "parameter_events": "qos_profile_parameter_events",
+    "action_status_default": "qos_profile_action_status_default",
+}
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _nonnegative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def _pub_qos(args: argparse.Namespace) -> QoSProfile:
+    """--qos-profile (upstream's `default` is reliable/volatile/keep_last 10), then the overrides."""
+    import copy
+
+    from rclpy import qos as rqos
+
+    if args.qos_profile == "default":
+        profile = QoSProfile(depth=10)
+    else:
+        profile = copy.copy(getattr(rqos, _QOS_PROFILES[args.qos_profile]))
+    if args.qos_reliability:
+        profile.reliability = rqos.ReliabilityPolicy.get_from_short_key(args.qos_reliability)
+    if args.qos_durability:
+        profile.durability = rqos.DurabilityPolicy.get_from_short_key(args.qos_durability)
+    if args.qos_history:
+        profile.history = rqos.HistoryPolicy.get_from_short_key(args.qos_history)
+    if args.qos_depth >= 0:
+        profile.depth = args.qos_depth
+    return profile
 
 
 def _discover_type(node: Node, topic: str, timeout: float = 5.0) -> str:
@@ -74,11 +138,26 @@ def _list(node: Node, args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_field(msg_class: type, field: str) -> None:
+    """Fail before subscribing when --field names no field of the type (upstream: an error, exit 1)."""
+    value: object = to_plain(msg_class())
+    for part in field.split("."):
+        if not isinstance(value, dict) or part not in value:
+            known = ", ".join(value) if isinstance(value, dict) else "none (not a message)"
+            raise ValueError(
+                f"Invalid field value '{field}': '{part}' is not a field of the message "
+                f"(fields there: {known})"
+            )
+        value = value[part]
+
+
 def _echo(node: Node, args: argparse.Namespace) -> int:
     topic = _resolve(node, args.topic_name)
     type_name = args.message_type or _discover_type(node, topic)
     msg_class = get_message_class(type_name)
     received: list[object] = []
+    if args.field:
+        _check_field(msg_class, args.field)
 
     def on_message(msg: object) -> None:
         received.append(msg)
@@ -100,33 +179,63 @@ def _echo(node: Node, args: argparse.Namespace) -> int:
     return 0
 
 
+def _matches_durability(node: Node, topic: str, profile: QoSProfile) -> bool:
+    """False when a transient-local subscription exists that a volatile publisher can never match."""
+    from rclpy.qos import DurabilityPolicy
+
+    if profile.durability != DurabilityPolicy.VOLATILE:
+        return True
+    return not any(
+        info.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL
+        for info in node.get_subscriptions_info_by_topic(topic)
+    )
+
+
 def _pub(node: Node, args: argparse.Namespace) -> int:
+    from rclpy.qos import DurabilityPolicy
+
     msg_class = get_message_class(args.message_type)
-    msg = set_fields(msg_class(), yaml.safe_load(args.values) or {})
-    reliable = args.qos_reliability == "reliable"
-    reliability = ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT
-    qos = QoSProfile(depth=10, reliability=reliability)
-    publisher = node.create_publisher(msg_class, args.topic_name, qos)
+    text = sys.stdin.read() if args.stdin else args.values
+    msg = set_fields(msg_class(), yaml.safe_load(text) or {})
+    qos = _pub_qos(args)
+    topic = _resolve(node, args.topic_name)
+    publisher = node.create_publisher(msg_class, topic, qos)
     wait_for = args.wait_matching_subscriptions
     if wait_for is None:
         wait_for = 1 if (args.once or args.times) else 0
-    print(f"publisher: beginning loop\npublishing #1: {msg}")
-    while publisher.get_subscription_count() < wait_for:
-        rclpy.spin_once(node, timeout_sec=0.05)
-    count = 0
     limit = 1 if args.once else args.times
+    deadline = None if args.max_wait_time_secs is None else time.monotonic() + args.max_wait_time_secs
+    warned = False
+    while publisher.get_subscription_count() < wait_for:
+        if deadline is not None and time.monotonic() > deadline:
+            print(f"Timed out waiting for subscriptions on '{topic}'", file=sys.stderr)
+            return 1
+        if args.qos_durability is None and not _matches_durability(node, topic, qos):
+            # A transient-local reader never matches a volatile writer: publish transient-local
+            # instead of waiting forever (an explicit --qos-durability is left as given).
+            qos.durability = DurabilityPolicy.TRANSIENT_LOCAL
+            node.destroy_publisher(publisher)
+            publisher = node.create_publisher(msg_class, topic, qos)
+            if not warned:
+                print("publisher: a transient_local subscription is waiting: publishing transient_local",
+                      file=sys.stderr)
+                warned = True
+        rclpy.spin_once(node, timeout_sec=0.05)
+    print("publisher: beginning loop", flush=True)
+    count = 0
     while True:
         publisher.publish(msg)
         count += 1
+        if args.print > 0 and (count - 1) % args.print == 0:
+            print(f"publishing #{count}: {msg}\n", flush=True)
         if limit and count >= limit:
             break
         time.sleep(1.0 / args.rate)
     # Before the process (and its writer history) goes away: a reader the writer already sees may not
     # have matched the writer yet (loopback discovery is not symmetric), and gets the samples on resend.
-    if reliable:
+    if qos.reliability == ReliabilityPolicy.RELIABLE:
         publisher.wait_for_all_acked(Duration(seconds=5.0))
-    else:
-        time.sleep(0.3)
+    time.sleep(args.keep_alive)
     return 0
 
 
@@ -159,7 +268,8 @@ def _hz(node: Node, args: argparse.Namespace) -> int:
 def main(args: argparse.Namespace) -> int:
     handlers = {"list": _list, "echo": _echo, "pub": _pub, "hz": _hz}
     rclpy.init(args=[])  # the command line is ours, not rcl's (e.g. a `ros2 topic pub` value with :=)
-    node = rclpy.create_node(f"_ros2cli_{args.topic_verb}", start_parameter_services=False)
+    name = getattr(args, "node_name", None) or f"_ros2cli_{args.topic_verb}"
+    node = rclpy.create_node(name, start_parameter_services=False)
     try:
         return handlers[args.topic_verb](node, args)
     except ValueError as exc:
