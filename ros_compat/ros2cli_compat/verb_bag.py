@@ -93,6 +93,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     info = sub.add_parser("info", help="Print information about a bag to the screen")
     info.add_argument("bag_path", help="Bag to open (directory with metadata.yaml, or .mcap/.db3 file)")
     info.add_argument("-s", "--storage", choices=_STORAGES, default=None, help="(detected when not given)")
+    info.add_argument("-t", "--topic-name", action="store_true", help="Only display topic names.")
+    info.add_argument("-v", "--verbose", action="store_true",
+                      help="Display request/response information for services")
 
 
 # --------------------------------------------------------------------------------------- types / QoS
@@ -515,6 +518,10 @@ def _info(args: argparse.Namespace) -> int:
             files = [path.name]
             storage_id = "mcap" if path.suffix == ".mcap" else "sqlite3"
             bag_size = path.stat().st_size
+        if args.topic_name:  # upstream -t: the names only, one per line
+            for name in sorted(reader.topics):
+                print(name)
+            return 0
         count = reader.message_count
         start = reader.start_time if count else 0
         duration = reader.duration - 1 if count else 0  # rosbags counts end - start + 1 ns
@@ -537,7 +544,8 @@ def _info(args: argparse.Namespace) -> int:
             for name, info in topics
         ]
         lines.append("Topic information: " + f"\n{pad}".join(topic_lines))
-        lines.append("Services:          0")
+        # service events are not recorded by this implementation: 0 services, with or without -v
+        lines.append("Service:           0")
         lines.append("Service information: ")
         print("\n".join(lines))
         return 0

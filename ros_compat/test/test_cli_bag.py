@@ -114,6 +114,10 @@ def test_record_then_info_and_read_back(ros_domain: int, tmp_path: Path, storage
     info = ros2("bag", "info", str(bag))
     assert info.returncode == 0, info.stderr
     assert re.search(rf"^Storage id: +{storage}$", info.stdout, re.MULTILINE), info.stdout
+    assert re.search(r"^Service: +0$", info.stdout, re.MULTILINE), info.stdout  # upstream's label
+    names = ros2("bag", "info", "-t", str(bag))
+    assert names.returncode == 0 and names.stdout.split() == ["/chatter", "/transcript"], names.stdout
+    assert ros2("bag", "info", "-v", str(bag)).returncode == 0
     counts = {}
     expected_types = {"/chatter": "std_msgs/msg/String", "/transcript": "ddvlm_msgs/msg/Transcript"}
     for topic, msg_type in expected_types.items():
