@@ -9,6 +9,8 @@ scored by ddvlm_ros.training.metrics.compute_metrics like ddvlm-eval):
                 Casts, so this row is "FP16 weights/storage where ORT keeps it";
   trt-fp16-emu  trt_graph.fp16_emulation of that graph: every FP16 tensor rounded to FP16 where it is
                 produced, FP32 inside each op, ORT graph optimizations off (no fusion across roundings).
+Checkpoint, graphs and code are taken from one commit (by default the last that wrote the model
+directory), so a working tree mid-re-export does not mix generations.
 Writes benchmarks/results/tensorrt_graph_cpu.json and prints a table.
 
     python benchmarks/tensorrt_graph_cpu.py [--limit N]
@@ -55,29 +57,36 @@ def _session(model: onnx.ModelProto | str, optimize: bool, threads: int) -> ort.
     return ort.InferenceSession(blob, options, providers=["CPUExecutionProvider"])
 
 
-def _fp32_graphs(tmp: Path) -> dict[str, str]:
-    """FP32 export of the committed checkpoint by the code of the commit that last wrote the model directory.
+def _snapshot(dst: Path, commit: str | None) -> tuple[Path, str]:
+    """Code (ddvlm_ros) and model directory as of one commit: by default the last that wrote the model.
 
-    Why that code: the checkpoint and the WOQ graphs were exported by it; later model-code changes may
-    not load that checkpoint (they come with a re-export, which moves this commit along).
+    Why a snapshot: checkpoint, WOQ graphs and the code that wrote them belong together; a working tree
+    with a re-export or model-code change in progress would mix generations.
     """
-    src = tmp / "src"
-    src.mkdir()
     git = ["git", "-C", str(ROOT)]
-    log = [*git, "log", "-1", "--format=%H", "--", str(MODEL / "metadata.json")]
-    commit = subprocess.run(log, capture_output=True, text=True, check=True).stdout.strip() or "HEAD"
-    archive = subprocess.run([*git, "archive", commit, "ddvlm_ros"], capture_output=True, check=True)
-    subprocess.run(["tar", "-x", "-C", str(src)], input=archive.stdout, check=True)
+    if commit is None:
+        log = [*git, "log", "-1", "--format=%H", "--", str(MODEL / "metadata.json")]
+        commit = subprocess.run(log, capture_output=True, text=True, check=True).stdout.strip() or "HEAD"
+    paths = ["ddvlm_ros", str(MODEL.relative_to(ROOT))]
+    archive = subprocess.run([*git, "archive", commit, *paths], capture_output=True, check=True)
+    dst.mkdir(parents=True)
+    subprocess.run(["tar", "-x", "-C", str(dst)], input=archive.stdout, check=True)
+    return dst, commit
+
+
+def _fp32_graphs(src: Path, model_dir: Path, out: Path) -> dict[str, str]:
+    """FP32 export of the snapshot's checkpoint by the snapshot's code (in a subprocess)."""
     code = (
         "import sys, torch; from pathlib import Path; torch.set_num_threads(2);"
         "from ddvlm_ros.training.export import export_fp32;"
         "from ddvlm_ros.training.model import load_checkpoint;"
         "export_fp32(load_checkpoint(sys.argv[1]), Path(sys.argv[2]))"
     )
-    ckpt = MODEL / "checkpoint" / "checkpoint.pt"
+    out.mkdir()
+    ckpt = model_dir / "checkpoint" / "checkpoint.pt"
     env = {**os.environ, "PYTHONPATH": str(src)}
-    subprocess.run([sys.executable, "-c", code, str(ckpt), str(tmp)], check=True, env=env, cwd=tmp)
-    return {b: str(tmp / f"{b}.onnx") for b in ("text", "face", "fusion")}
+    subprocess.run([sys.executable, "-c", code, str(ckpt), str(out)], check=True, env=env, cwd=out)
+    return {b: str(out / f"{b}.onnx") for b in ("text", "face", "fusion")}
 
 
 def _logits(
@@ -94,6 +103,8 @@ def _logits(
             "face_features": np.zeros((b, f, dv), np.float32),
             "face_mask": np.zeros((b, f), np.float32),
         }
+        for extra in fusion.get_inputs():  # e.g. visual_weight [B]: 1 = as trained
+            feeds.setdefault(extra.name, np.ones(b, np.float32))
         out[idx] = fusion.run(["fused_logits"], feeds)[0]
     return out
 
@@ -103,19 +114,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="first N test utterances (smoke runs)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", default=str(OUT))
+    parser.add_argument("--commit", default=None, help="model + code snapshot (default: last model export)")
     args = parser.parse_args(argv)
-    meta = read_metadata(MODEL)
-    utts = read_split(DATA, "test")[: args.limit or None]
-    labels = np.array([u.label for u in utts])
-    tok = TextTokenizer(MODEL / "tokenizer", max_length=int(meta["max_length"]))
-    firsts, contexts = text_pairs(utts, int(meta["context_turns"]))
-    batches = list(_batches(tok, firsts, contexts, 64))
-    committed = {b: str(MODEL / meta["files"][b]) for b in ("text", "fusion")}
-    trt = {b: to_tensorrt_fp16(onnx.load(p)) for b, p in committed.items()}
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
+        src, commit = _snapshot(Path(tmp) / "src", args.commit)
+        model_dir = src / MODEL.relative_to(ROOT)
+        meta = read_metadata(model_dir)
+        utts = read_split(DATA, "test")[: args.limit or None]
+        labels = np.array([u.label for u in utts])
+        tok = TextTokenizer(model_dir / "tokenizer", max_length=int(meta["max_length"]))
+        firsts, contexts = text_pairs(utts, int(meta["context_turns"]))
+        batches = list(_batches(tok, firsts, contexts, 64))
+        committed = {b: str(model_dir / meta["files"][b]) for b in ("text", "fusion")}
+        trt = {b: to_tensorrt_fp16(onnx.load(p)) for b, p in committed.items()}
+        fp32 = _fp32_graphs(src, model_dir, Path(tmp) / "fp32")
         variants = {
-            "fp32": ({b: p for b, p in _fp32_graphs(Path(tmp)).items() if b in committed}, True),
+            "fp32": ({b: fp32[b] for b in committed}, True),
             "woq-int8": (committed, True),
             "trt-fp16": ({b: m for b, (m, _) in trt.items()}, True),
             "trt-fp16-emu": ({b: fp16_emulation(m) for b, (m, _) in trt.items()}, False),
@@ -141,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     report = {
         "utterances": len(utts),
+        "model_commit": commit,
         "split": "test",
         "modality": "text (face mask 0), batch 64 length-sorted as ddvlm-eval",
         "conversion": {b: r.as_dict() for b, (_, r) in trt.items()},

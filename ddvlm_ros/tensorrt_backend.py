@@ -58,6 +58,11 @@ def probe() -> Probe:
         import tensorrt as trt
     except ImportError as exc:
         return Probe(False, "no-tensorrt", f"no TensorRT module (import tensorrt: {exc})")
+    if not hasattr(trt, "Builder"):
+        where = getattr(trt, "__file__", None) or "a namespace package"
+        return Probe(
+            False, "no-tensorrt", f"no TensorRT module ('tensorrt' resolves to {where}, not NVIDIA's)"
+        )
     version = str(getattr(trt, "__version__", "?"))
     if _major(version) not in SUPPORTED_MAJORS:
         return Probe(

@@ -163,6 +163,28 @@ def test_reason_tensorrt_version(monkeypatch: pytest.MonkeyPatch) -> None:
     assert result.reason == "tensorrt-version" and "8.6.1" in result.message
 
 
+def test_reason_a_tensorrt_that_is_not_nvidias(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A module merely named tensorrt (e.g. benchmarks/tensorrt.py on sys.path) is not TensorRT."""
+    monkeypatch.setitem(sys.modules, "tensorrt", types.ModuleType("tensorrt"))
+    result = trtb.probe()
+    assert result.reason == "no-tensorrt" and "not NVIDIA's" in result.message
+
+
+def test_benchmark_without_gpu_exits_0_with_one_line() -> None:
+    if PROBE.ok:
+        pytest.skip("a GPU is here: the benchmark would run")
+    import subprocess
+
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "tensorrt.py")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0
+    assert run.stdout.strip().splitlines() == [f"tensorrt benchmark skipped: {PROBE.reason}: {PROBE.message}"]
+
+
 def test_classify_device_count() -> None:
     assert classify_device_count("cudaSuccess", 1) is None
     assert classify_device_count("cudaErrorNoDevice", 0)[0] == "no-device"
@@ -216,7 +238,12 @@ def test_profiles_cover_the_callers(meta: dict) -> None:
         (1, 1, 64, 64),
         (512, 1, 64, 64),
     )
-    assert trtb.optimization_profile(meta, "fusion")["face_features"][2] == (64, 8, 128)
+    face_spec = next(s for s in meta["inputs"]["fusion"] if s["name"] == "face_features")
+    assert trtb.optimization_profile(meta, "fusion")["face_features"][2] == (
+        64,
+        meta["max_frames"],
+        face_spec["shape"][2],
+    )
     eval_batch = evaluate.__defaults__[evaluate.__code__.co_varnames.index("batch_size") - 2]
     assert eval_batch <= trtb.batch_limit(text)  # ddvlm-eval's default batch fits without chunking
 
