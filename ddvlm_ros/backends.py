@@ -106,14 +106,24 @@ class InferenceBackend(ABC):
         text_mask: np.ndarray,
         face_features: np.ndarray,
         face_mask: np.ndarray,
+        visual_weight: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Per-utterance features and masks → (fused_logits [B,7], visual_logits [B,7])."""
+        """Per-utterance features and masks → (fused_logits [B,7], visual_logits [B,7]).
+
+        ``visual_weight`` [B] float32 scales the model's visual weight (1 = as trained, 0 = text only);
+        None means 1 for models whose fusion graph takes it.
+        """
         feeds = {
             "text_features": text_features,
             "text_mask": text_mask,
             "face_features": face_features,
             "face_mask": face_mask,
         }
+        takes_weight = any(s["name"] == "visual_weight" for s in self.metadata["inputs"]["fusion"])
+        if visual_weight is not None or takes_weight:
+            feeds["visual_weight"] = (
+                np.ones(np.shape(text_mask)[:1], np.float32) if visual_weight is None else visual_weight
+            )
         out = self._checked("fusion", feeds)
         return out[0], out[1]
 

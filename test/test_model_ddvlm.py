@@ -189,6 +189,30 @@ def test_fusion_masks_are_explicit_and_a_blank_face_changes_nothing(model: DDVLM
     assert torch.allclose(masked, both, atol=1e-5)
 
 
+def test_a_resting_real_face_leaves_the_text_answer_and_confidence(
+    model: DDVLM, grace_hopper: np.ndarray
+) -> None:
+    faces = torch.from_numpy(np.stack(face_crops(grace_hopper, FaceDetector())))[:, None]
+    tf = torch.randn(16, 384)
+    with torch.no_grad():
+        ff = model.face(faces)[None].expand(16, -1, -1)
+        text_p = torch.softmax(model.text.head(tf), -1)
+        fused, vl = model.fusion(tf, torch.ones(16), ff, torch.ones(16, 1))
+    assert torch.softmax(vl, -1)[0, LABELS.index("neutral")] > 0.9  # the network does see a neutral face
+    fused_p = torch.softmax(fused, -1)
+    assert (fused_p.max(-1).values >= 0.9 * text_p.max(-1).values).all()
+    assert (fused_p - text_p).abs().max() < 0.1
+
+
+def test_untrained_face_is_not_stored_and_stays_exact(tmp_path: Path) -> None:
+    m = DDVLM.pretrained(ModelConfig(trainable_layers=1)).eval()
+    save_checkpoint(m, tmp_path / "checkpoint.pt")
+    stored = torch.load(tmp_path / "checkpoint.pt", weights_only=True)["tensors"]
+    assert not any(k.startswith("face.") for k in stored) and "fusion.log_visual_weight" in stored
+    again = load_checkpoint(tmp_path)
+    assert all(torch.equal(v, again.face.state_dict()[k]) for k, v in m.face.state_dict().items())
+
+
 def test_checkpoint_is_small_and_rebuilds_the_same_model(tmp_path: Path) -> None:
     torch.manual_seed(1)
     m = DDVLM.pretrained(ModelConfig(trainable_layers=2, context_turns=2)).eval()

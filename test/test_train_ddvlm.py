@@ -301,3 +301,73 @@ def test_rebase_keeps_the_text_weights_of_a_run_saved_with_older_face_fusion_cod
     torch.save(payload, path)
     with pytest.raises(ValueError, match="faces"):
         rebase_checkpoint(path, tmp_path / "x.pt")
+
+
+def _write_face_clips(root: Path, utts: list[Utterance], frames: int = 4) -> None:
+    """MELD.Raw-like mp4 clips of a real face (grace_hopper.jpg) with a label-dependent mark on it."""
+    import cv2
+    import matplotlib
+
+    from ddvlm_ros.training.data import VIDEO_DIRS
+
+    face = cv2.imread(str(Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"))
+    face = cv2.resize(face, (256, 300), interpolation=cv2.INTER_AREA)
+    for u in utts:
+        path = root / VIDEO_DIRS[u.split] / f"{u.key}.mp4"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (256, 300))
+        assert w.isOpened()
+        for i in range(frames):
+            img = face.copy()
+            # the mark: a bar across the lower face whose height encodes the label
+            y = 150 + 8 * u.label
+            cv2.rectangle(img, (95, y), (165, y + 6), (255, 255, 255) if u.label % 2 else (0, 0, 0), -1)
+            w.write(cv2.GaussianBlur(img, (3, 3), 0.5 + 0.1 * i))
+        w.release()
+
+
+@pytest.mark.slow
+def test_ddvlm_train_on_generated_clips_trains_visual_ce_kd_and_fusion_end_to_end(tmp_path: Path) -> None:
+    """MELD.Raw present: faces detected in clips, visual CE + KD (eval-mode teacher) + fusion all train."""
+    from ddvlm_ros.training.data import load_faces
+
+    torch.manual_seed(0)
+    cfg = tiny_config()
+    cfg["optim"].update(epochs=6, head_lr=1e-2, visual_lr=3e-3)
+    cfg["eval"]["average_top_k"] = 0
+    cfg["data"]["video_root"] = str(tmp_path / "MELD.Raw")
+    utts = {
+        s: [Utterance(s, i, 0, "Joey", WORDS[i % 7], LABELS[i % 7], i % 7, None, None) for i in range(n)]
+        for s, n in (("train", 28), ("dev", 14))
+    }
+    _write_face_clips(tmp_path / "MELD.Raw", utts["train"] + utts["dev"])
+    logs: list[str] = []
+    summary = train(cfg, MELD, tmp_path / "run", progress=False, splits=utts, log=logs.append)
+    assert any("'no_face': 0" in line and "'computed': 28" in line for line in logs), logs
+    history = summary["history"]
+    first, last = history[0]["train_loss"], history[-1]["train_loss"]
+    assert {"visual_ce", "kd", "fusion_ce"} <= first.keys()
+    assert last["visual_ce"] < 0.8 * first["visual_ce"] and last["kd"] < first["kd"], (first, last)
+
+    # the visual student moved toward the text teacher: KL(teacher || student) on the cached faces
+    trained = load_checkpoint(tmp_path / "run" / "checkpoint")
+    untrained = DDVLM.pretrained(trained.config).eval()
+    loaded = [load_faces(tmp_path / "run" / "faces", u, 2) for u in utts["train"]]
+    faces = torch.from_numpy(np.stack([f for f, _ in loaded]))
+    mask = torch.from_numpy(np.stack([m for _, m in loaded]))
+    tok = TextTokenizer(max_length=32)
+    ids, am = tok.encode([f"Joey: {WORDS[i % 7]}" for i in range(28)])
+    with torch.no_grad():
+        feats, teacher = trained.text(torch.from_numpy(ids), torch.from_numpy(am))
+
+        def student(m: DDVLM) -> torch.Tensor:
+            ff = m.face(faces.reshape(-1, 1, 64, 64)).reshape(28, 2, -1)
+            return m.fusion(feats, torch.ones(28), ff, mask)[1]
+
+        gap = [
+            float(F.kl_div(F.log_softmax(student(m), -1), F.softmax(teacher, -1), reduction="batchmean"))
+            for m in (untrained, trained)
+        ]
+    assert gap[1] < 0.5 * gap[0], gap
+    stored = torch.load(tmp_path / "run" / "checkpoint" / "checkpoint.pt", weights_only=True)["tensors"]
+    assert any(k.startswith("face.") for k in stored)  # the trained face is part of the checkpoint

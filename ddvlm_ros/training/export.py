@@ -21,7 +21,7 @@ import yaml
 
 from ddvlm_ros.backends import sha256_file
 from ddvlm_ros.labels import LABELS
-from ddvlm_ros.training.model import DDVLM, ModelConfig, load_checkpoint
+from ddvlm_ros.training.model import DDVLM, ModelConfig, face_feature_dim, load_checkpoint
 from ddvlm_ros.training.quantize import WoqConfig, convert_fp16_weights, quantize_woq
 
 PRECISIONS = ("fp32", "fp16", "woq-int8")
@@ -50,6 +50,7 @@ SPECS: dict[str, dict[str, list[tuple[str, str, list]]]] = {
             ("text_mask", "float32", ["B"]),
             ("face_features", "float32", ["B", "F", "Dv"]),
             ("face_mask", "float32", ["B", "F"]),
+            ("visual_weight", "float32", ["B"]),  # scales the learned visual weight: 1 as trained, 0 = text
         ],
         "outputs": [
             ("fused_logits", "float32", ["B", len(LABELS)]),
@@ -76,8 +77,9 @@ def _example_inputs(branch: str, c: ModelConfig) -> tuple[torch.Tensor, ...]:
     return (
         torch.randn(2, c.hidden),
         torch.ones(2),
-        torch.randn(2, frames, c.face_dim),
+        torch.randn(2, frames, face_feature_dim(c)),
         torch.ones(2, frames),
+        torch.ones(2),
     )
 
 
@@ -167,7 +169,7 @@ def build_metadata(
     model: DDVLM, out: Path, name: str, version: str, precision: str, reports: dict, source: dict
 ) -> dict:
     c = model.config
-    sizes = {"Dt": c.hidden, "Dv": c.face_dim, "S": c.face_size}
+    sizes = {"Dt": c.hidden, "Dv": face_feature_dim(c), "S": c.face_size}
     files = {b: f"{b}.onnx" for b in SPECS}
 
     def specs(branch: str, kind: str) -> list[dict]:
@@ -183,7 +185,7 @@ def build_metadata(
         "face_size": c.face_size,
         "max_frames": c.max_frames,
         "text_dim": c.hidden,
-        "face_dim": c.face_dim,
+        "face_dim": face_feature_dim(c),  # width of face_features (trunk features + FER logits)
         "files": files,
         "sha256": {f: sha256_file(out / f) for f in files.values()},
         "size_bytes": {f: (out / f).stat().st_size for f in files.values()},

@@ -16,9 +16,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ddvlm_ros.labels import FER_ORDER, LABELS, NUM_LABELS
+from ddvlm_ros.labels import FER_ORDER, LABEL_TO_INDEX, LABELS, NUM_LABELS
 
 CHECKPOINT_FORMAT = "ddvlm-checkpoint-v1"
+NEUTRAL = LABEL_TO_INDEX["neutral"]
 
 
 @dataclass
@@ -341,11 +342,14 @@ class Fusion(nn.Module):
     """Confidence-aware product of experts over the modalities present (explicit 1/0 masks).
 
     fused = text_mask · (log p_text + w · g · log p_vis) + (1 − text_mask) · present · log p_vis, where
-    p_vis = softmax(visual_logits / T), g = 1 − H(p_vis) / log 7 (how informative the face is, in
-    [0, 1]) and w = visual weight × the caller's per-row ``visual_weight`` scale (1 = as trained,
-    0 = text only). Why this form: a face whose distribution is uniform adds a constant to every class
-    (g = 0 as well), so the text answer and its confidence are left exactly as they were; a confident
-    face moves the answer in proportion to its confidence. Text only → log-softmax of the text logits
+    p_vis = softmax(visual_logits / T), g = (1 − H(p_vis) / log 7) · (1 − β · p_vis[neutral]) and
+    w = visual weight × the caller's per-row ``visual_weight`` scale (1 = as trained, 0 = text only).
+    Why this form: a face whose distribution is uniform adds a constant to every class (and g = 0), so
+    the text answer and its confidence are left exactly as they were; a confident face moves the answer
+    in proportion to its confidence. The second factor discounts a resting face: in conversation the
+    face is expressionless most of the time whatever is said, so "neutral face" is weak evidence
+    against the text's emotion, while a shown expression is strong evidence for it (β = 1 by default,
+    learned with paired video). Text only → log-softmax of the text logits
     (same argmax and probabilities as the text head); visual only → log p_vis; neither → zeros (the
     caller must not ask). ``visual_logits`` is the visual student's raw output (FER classifier logits
     plus a learned correction on the pooled trunk features, zero at initialisation).
@@ -353,9 +357,11 @@ class Fusion(nn.Module):
 
     # Defaults when no paired video trained them (benchmarks/visual.py measures their effect):
     # T = 1 keeps the FER2013 network's own calibration; w = 0.5 lets a fully confident face count
-    # half as much as the text in log space, so it can tip close calls but rarely overrule the text.
+    # half as much as the text in log space, so it can tip close calls but rarely overrule the text
+    # (on MELD dev with constructed faces it is where a wrong confident face costs < 0.02 weighted-F1).
     DEFAULT_VISUAL_WEIGHT = 0.5
     DEFAULT_VISUAL_TEMPERATURE = 1.0
+    DEFAULT_RESTING_DISCOUNT = 1.0
 
     def __init__(self, c: ModelConfig, text_head: nn.Linear) -> None:
         super().__init__()
@@ -366,6 +372,7 @@ class Fusion(nn.Module):
         nn.init.zeros_(self.visual_correction.bias)
         self.log_visual_weight = nn.Parameter(torch.tensor(math.log(self.DEFAULT_VISUAL_WEIGHT)))
         self.log_visual_temperature = nn.Parameter(torch.tensor(math.log(self.DEFAULT_VISUAL_TEMPERATURE)))
+        self.resting_discount = nn.Parameter(torch.tensor(self.DEFAULT_RESTING_DISCOUNT))
 
     def pool_frames(
         self, face_features: torch.Tensor, face_mask: torch.Tensor
@@ -383,9 +390,12 @@ class Fusion(nn.Module):
         return fer_logits + self.visual_correction(trunk), present
 
     def informativeness(self, log_p: torch.Tensor) -> torch.Tensor:
-        """1 − normalised entropy of a distribution given as log-probabilities: 0 uniform … 1 one-hot."""
-        entropy = -(log_p.exp() * log_p).sum(-1)
-        return (1.0 - entropy / math.log(log_p.shape[-1])).clamp(0.0, 1.0)
+        """How much a face distribution (log-probabilities) says, in [0, 1]: 0 for uniform or a resting
+        face, up to 1 for a one-hot non-neutral expression."""
+        p = log_p.exp()
+        entropy = -(p * log_p).sum(-1)
+        sharp = (1.0 - entropy / math.log(log_p.shape[-1])).clamp(0.0, 1.0)
+        return sharp * (1.0 - self.resting_discount.clamp(0.0, 1.0) * p[:, NEUTRAL])
 
     def forward(
         self,

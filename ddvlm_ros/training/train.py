@@ -283,6 +283,17 @@ class Trainer:
             out.update(self.visual_losses(batch, feats, logits))
         return out
 
+    @torch.no_grad()
+    def teacher_logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """KD targets for the visual student: the text branch in eval mode (no dropout noise), detached."""
+        text = self.model.text
+        was_training = text.training
+        text.eval()
+        try:
+            return text.upper(batch["hidden"], batch["mask"])[1].detach()
+        finally:
+            text.train(was_training)
+
     def visual_losses(
         self, batch: dict[str, torch.Tensor], feats: torch.Tensor, text_logits: torch.Tensor
     ) -> dict[str, torch.Tensor]:
@@ -300,7 +311,7 @@ class Trainer:
         _, vl_all = self.model.fusion(feats, torch.ones(b), ff, fmask)
         n = has_face.sum().clamp(min=1.0)
         vce = (F.cross_entropy(vl_all, y, reduction="none") * has_face).sum() / n
-        kd = kl_t(text_logits.detach(), vl_all, float(lc["kd_temperature"]), has_face)
+        kd = kl_t(self.teacher_logits(batch), vl_all, float(lc["kd_temperature"]), has_face)
         return {
             "visual_ce": float(lc["visual_ce_weight"]) * vce,
             "kd": float(lc["kd_weight"]) * kd,
