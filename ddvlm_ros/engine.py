@@ -101,7 +101,6 @@ class EmotionEngine:
         self._last_frame_s = float("-inf")
         self._last_speech_s = float("-inf")
         self._last_visual_only_ns = 0
-        self._last_transcript_ns: dict[str, int] = {}
         self._held: deque[_Held] = deque()
         ids, mask = model.tokenizer.encode([""])  # the text input of visual-only updates (masked out)
         self._no_text_features = model.backend.encode_text(ids, mask)[0]
@@ -258,9 +257,7 @@ class EmotionEngine:
     def reset_context(self) -> int:
         """Forget every conversation's context and smoothing; returns how many were cleared."""
         with self._lock:
-            n = self._dialogue.reset()
-        self._last_transcript_ns.clear()
-        return n
+            return self._dialogue.reset()
 
     def _trailing_window_end(self, utt: Utterance, s: EngineSettings, now_s: float) -> int | None:
         """End of the utterance's frame window when it is to be held for frames up to it, else None."""
@@ -302,14 +299,17 @@ class EmotionEngine:
                 "answered anyway",
                 key="transcript_future_stamp",
             )
-        if end < self._last_transcript_ns.get(conv, 0):
+        with self._lock:  # kept with the conversation's context, so it expires and is bounded with it
+            state = self._dialogue.state(conv, now)
+        previous_end = state.get("last_end_ns")
+        if previous_end is not None and end < previous_end:
             self.count("transcript_out_of_order")
             self.log.warning(
                 f"transcript {utt.utterance_id!r} is older than the previous one of conversation "
                 f"{conv!r}; answered anyway",
                 key="transcript_out_of_order",
             )
-        self._last_transcript_ns[conv] = max(end, self._last_transcript_ns.get(conv, 0))
+        state["last_end_ns"] = end if previous_end is None else max(end, previous_end)
         text = utt.text.strip()
         if len(text) > s.max_text_chars:
             self.count("transcript_truncated")
@@ -366,7 +366,8 @@ class EmotionEngine:
             face_features[0, i] = f
             face_mask[0, i] = 1.0
         text_mask = np.array([1.0 if text_present else 0.0], np.float32)
-        return m.backend.fuse(text_features.astype(np.float32), text_mask, face_features, face_mask)
+        weight = np.array([self._settings.visual_weight], np.float32)  # node parameter visual_weight
+        return m.backend.fuse(text_features.astype(np.float32), text_mask, face_features, face_mask, weight)
 
     # ---- visual-only updates ---------------------------------------------------------------------------
     def visual_only(self) -> EmotionResult | None:
