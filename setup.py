@@ -29,6 +29,13 @@ setup(
         *tree("models"),
     ],
     install_requires=["setuptools"],
+    # Run-time Python packages without a rosdep key (package.xml lists the ones that have one), and the
+    # optional TensorRT path: cuda-python's CUDA 12 runtime API (JetPack 6 and x86 drivers); TensorRT itself
+    # comes from JetPack (python3-libnvinfer) or NVIDIA's `tensorrt` wheel.
+    extras_require={
+        "pip": ["onnx", "tokenizers", "rosbags"],
+        "tensorrt": ["cuda-python>=12.6,<13"],
+    },
     zip_safe=True,
     maintainer="ddvlm_ros maintainers",
     maintainer_email="ddvlm@example.com",

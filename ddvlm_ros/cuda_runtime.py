@@ -59,15 +59,30 @@ class CudaRuntime(ABC):
     def synchronize(self, stream: int) -> None: ...
 
 
-def classify_device_count(error_name: str, count: int) -> tuple[str, str] | None:
+def driver_library_found() -> bool:
+    """Whether libcuda (the NVIDIA driver's user-space library) can be loaded."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return False
+    return True
+
+
+def classify_device_count(
+    error_name: str, count: int | None, driver_found: bool = True
+) -> tuple[str, str] | None:
     """Map cudaGetDeviceCount's result to (reason, words); None when a device is usable.
 
     Why a function: the mapping is the part of the probe that can be tested without a GPU.
     """
     if error_name == "cudaSuccess":
-        return None if count > 0 else ("no-device", "the CUDA driver reports 0 devices")
+        return None if count else ("no-device", "the CUDA driver reports 0 devices")
     if error_name == "cudaErrorNoDevice":
         return "no-device", "no CUDA-capable device is detected (cudaErrorNoDevice)"
+    if not driver_found:
+        return "no-driver", f"no NVIDIA driver: libcuda.so.1 cannot be loaded ({error_name})"
     if error_name == "cudaErrorInsufficientDriver":
         return "no-driver", "the NVIDIA driver is older than the CUDA runtime (cudaErrorInsufficientDriver)"
     return "no-driver", f"the CUDA driver cannot be initialised ({error_name})"
@@ -83,7 +98,8 @@ class CudaPythonRuntime(CudaRuntime):
             err, count = cudart.cudaGetDeviceCount()
         except Exception as exc:  # raised when libcuda.so cannot be loaded at all
             raise CudaUnavailable("no-driver", f"cuda-python {version}: no NVIDIA driver ({exc})") from exc
-        problem = classify_device_count(self._name(err), count)
+        name = self._name(err)
+        problem = classify_device_count(name, count, name == "cudaSuccess" or driver_library_found())
         if problem:
             raise CudaUnavailable(problem[0], f"cuda-python {version}: {problem[1]}")
 

@@ -16,6 +16,7 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from ddvlm_ros import cuda_runtime
 from ddvlm_ros import tensorrt_backend as trtb
 from ddvlm_ros.backends import BackendUnavailable, load_backend, read_metadata, select_backend
 from ddvlm_ros.cuda_runtime import DeviceInfo, classify_device_count
@@ -117,6 +118,7 @@ def _fake_cuda(monkeypatch: pytest.MonkeyPatch, error: str, count: int) -> None:
     cuda.bindings = bindings
     for name, module in (("cuda", cuda), ("cuda.bindings", bindings), ("cuda.bindings.runtime", runtime)):
         monkeypatch.setitem(sys.modules, name, module)
+    monkeypatch.setattr(cuda_runtime, "driver_library_found", lambda: True)  # as on a machine with a driver
 
 
 def _block_cuda_python(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -189,6 +191,23 @@ def test_classify_device_count() -> None:
     assert classify_device_count("cudaSuccess", 1) is None
     assert classify_device_count("cudaErrorNoDevice", 0)[0] == "no-device"
     assert classify_device_count("cudaErrorSystemDriverMismatch", 0)[0] == "no-driver"
+    reason, words = classify_device_count("cudaErrorInsufficientDriver", None, driver_found=False)
+    assert reason == "no-driver" and "libcuda.so.1 cannot be loaded" in words
+
+
+def test_real_cuda_python_without_a_driver(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real cuda-python runtime API (optional extra `tensorrt`) on a machine without an NVIDIA driver;
+    tensorrt itself is faked through sys.modules because it cannot be imported without a GPU."""
+    pytest.importorskip(
+        "cuda.bindings.runtime", reason="cuda-python not installed (setup.py extra 'tensorrt')"
+    )
+    from ddvlm_ros.cuda_runtime import driver_library_found
+
+    if driver_library_found():
+        pytest.skip("an NVIDIA driver is installed here")
+    _fake_tensorrt(monkeypatch)
+    result = trtb.probe()
+    assert result.reason == "no-driver" and "libcuda.so.1 cannot be loaded" in result.message
 
 
 def test_auto_logs_engine_build_failure_and_falls_back(
