@@ -206,42 +206,125 @@ def dummy_inputs(metadata: dict, branch: str, sizes: dict[str, int] | None = Non
 
 # ONNX Runtime ------------------------------------------------------------------------------------
 class OnnxRuntimeBackend(InferenceBackend):
-    """ONNX Runtime on CPU (CUDA provider first when it is available and `device` allows it)."""
+    """ONNX Runtime on CPU (CUDA provider first when it is available and `device` allows it).
+
+    precision (how a WOQ graph's INT8 weights are used; int8_compute.PRECISIONS):
+      "auto": INT8 compute on CPU (the fastest path that meets the accuracy target, benchmarks/woq.py),
+          weight-only on CUDA;
+      "int8": INT8 compute (CPU only; fails loudly when no graph has INT8 weights to compute with);
+      "weights-only": the graphs as stored (ONNX Runtime dequantizes the weights; FP32 math; what
+          TensorRT is given).
+    The INT8 rewrite happens in memory from the stored INT8 weights and scales; the files stay as they are.
+
+    int8_activations: "per-tensor" (default; ORT's fused DynamicQuantizeMatMul kernels) or "per-token"
+    (int8_compute.ACTIVATION_MODES). A per-tensor activation scale spans every row of a batch, so an
+    utterance's answer would depend on what else is in its batch; with per-tensor, an INT8 graph
+    therefore runs one row at a time (trimmed to its attention mask): the same answer at batch 1 and 64.
+    """
 
     name = "onnxruntime"
 
     def __init__(
-        self, model_dir: str | os.PathLike, metadata: dict, threads: int = 1, device: str = "auto"
+        self,
+        model_dir: str | os.PathLike,
+        metadata: dict,
+        threads: int = 1,
+        device: str = "auto",
+        precision: str = "auto",
+        int8_activations: str = "per-tensor",
     ) -> None:
         super().__init__(model_dir, metadata)
         import onnxruntime as ort
 
+        from ddvlm_ros.int8_compute import ACTIVATION_MODES, PRECISIONS
+
+        if int8_activations not in ACTIVATION_MODES:
+            raise ValueError(f"int8_activations must be one of {ACTIVATION_MODES}, got {int8_activations!r}")
+        self.int8_activations = int8_activations
+
         if threads < 1:
             raise ValueError(f"threads must be >= 1, got {threads}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         available = ort.get_available_providers()
         if device == "cuda" and "CUDAExecutionProvider" not in available:
             raise BackendUnavailable(
                 f"device=cuda but onnxruntime has no CUDAExecutionProvider ({available})"
             )
         use_cuda = device in ("auto", "cuda") and "CUDAExecutionProvider" in available
+        if use_cuda and precision == "int8":
+            raise BackendUnavailable("precision=int8 (INT8 compute) is a CPU path; use device=cpu")
         self.providers = (["CUDAExecutionProvider"] if use_cuda else []) + ["CPUExecutionProvider"]
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.precision = "weights-only" if use_cuda or precision == "weights-only" else "int8"
+        self.compute: dict[str, str] = {}  # branch → how its linear layers compute (for the log)
+        self.int8_reports: dict = {}  # branch → int8_compute.Int8Report of the rewritten graphs
         self.sessions = {}
         for branch in BRANCHES:
             path = self.model_dir / metadata["files"][branch]
+            graph = self._graph(path, branch) if self.precision == "int8" else str(path)
             try:
-                self.sessions[branch] = ort.InferenceSession(str(path), options, providers=self.providers)
+                self.sessions[branch] = ort.InferenceSession(graph, options, providers=self.providers)
             except Exception as exc:  # onnxruntime raises several private exception types
                 raise ModelError(f"onnxruntime cannot load {path}: {exc}") from exc
+        if precision == "int8" and not any(c.startswith("int8") for c in self.compute.values()):
+            raise ModelError(
+                f"precision=int8 but no graph in {self.model_dir} has INT8 weights to compute with "
+                f"(model precision {metadata.get('precision', '?')!r}; export with --precision woq-int8)"
+            )
         self.device = "cuda" if use_cuda else "cpu"
         self._outputs = {b: [o["name"] for o in metadata["outputs"][b]] for b in BRANCHES}
 
+    def _graph(self, path: Path, branch: str) -> bytes | str:
+        """The serialized INT8-compute rewrite of a WOQ graph, or the path when it has no INT8 weights."""
+        import onnx
+
+        from ddvlm_ros.int8_compute import rewrite_int8_compute, woq_weight_layers
+
+        try:
+            model = onnx.load(str(path))
+        except Exception as exc:  # protobuf DecodeError and friends
+            raise ModelError(f"onnx cannot read {path}: {exc}") from exc
+        if not woq_weight_layers(model):
+            self.compute[branch] = "float (no INT8 weights in the graph)"
+            return str(path)
+        rewritten, report = rewrite_int8_compute(model, inplace=True, activations=self.int8_activations)
+        self.int8_reports[branch] = report
+        self.compute[branch] = f"int8: {report.summary()}"
+        return rewritten.SerializeToString()
+
+    def describe(self) -> str:
+        """One line for the log: precision and, per branch, how its linear layers compute."""
+        if self.precision == "weights-only":
+            return "precision weights-only (graphs as stored)"
+        rows = ", one row at a time" if self.int8_activations == "per-tensor" else ""
+        return f"precision int8 compute ({self.int8_activations} activations{rows}); " + "; ".join(
+            f"{b} {c}" for b, c in self.compute.items()
+        )
+
     def _run(self, branch: str, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        if branch in self.int8_reports and self.int8_activations == "per-tensor":
+            return self._run_rows(branch, feeds)
         return self.sessions[branch].run(self._outputs[branch], feeds)
+
+    def _run_rows(self, branch: str, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """Run a batch row by row, each trimmed to its attention mask when that is a prefix mask."""
+        rows = next(iter(feeds.values())).shape[0]
+        mask = feeds.get("attention_mask")
+        per_token_out = any("L" in o["shape"] for o in self.metadata["outputs"][branch])
+        outs = []
+        for r in range(rows):
+            row = {k: v[r : r + 1] for k, v in feeds.items()}
+            if mask is not None and mask.ndim == 2 and not per_token_out:
+                n, width = int(mask[r].sum()), mask.shape[1]
+                if 0 < n < width and mask[r, :n].all():
+                    row = {k: v[:, :n] if v.ndim == 2 and v.shape[1] == width else v for k, v in row.items()}
+            outs.append(self.sessions[branch].run(self._outputs[branch], row))
+        return [np.concatenate([o[i] for o in outs]) for i in range(len(self._outputs[branch]))]
 
 
 # TensorRT: ddvlm_ros/tensorrt_backend.py (imported only when TensorRT is considered) -----------------
@@ -310,7 +393,7 @@ def load_backend(
         chosen, options = ("tensorrt", options) if instance else ("onnxruntime", {})
     if chosen == "onnxruntime":
         instance = OnnxRuntimeBackend(model_dir, metadata, threads=threads, **options)
-        reason += f"; providers {instance.providers}"
+        reason += f"; providers {instance.providers}; {instance.describe()}"
     elif chosen == "torch":
         instance = TorchBackend(model_dir, metadata, threads=threads, **options)
     assert instance is not None
