@@ -19,10 +19,11 @@ import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import SetParametersResult
+from rclpy.event_handler import QoSMessageLostInfo, SubscriptionEventCallbacks
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CompressedImage, Image
 from std_srvs.srv import Trigger
@@ -31,10 +32,14 @@ from ddvlm_msgs.msg import EmotionState, Transcript
 from ddvlm_ros.backends import BackendUnavailable, ModelError
 from ddvlm_ros.conversions import emotion_state, offer_frame, utterance
 from ddvlm_ros.engine import Answer, EmotionEngine, EmotionResult, EngineSettings, Model
+from ddvlm_ros.memory import pin_mmap_threshold, release_free_memory
 from ddvlm_ros.node_params import PARAMS, SPECS, check_values
 from ddvlm_ros.runtime_model import resolve_model_dir
 
 RELEASE_PERIOD_S = 0.01  # how often held transcripts are checked while some are held
+VISION_WINDOW_S = 5.0  # analysed vs due face-analysis rate is judged over this long
+VISION_BEHIND_RATIO = 0.5  # WARN when fewer than this share of the frames due are analysed
+STREAM_STOPPED_S = 2.0  # no frame for this long: the stream stopped, freed frame memory is released
 
 
 class RateMeter:
@@ -63,6 +68,7 @@ class EmotionNode(Node):
             self.declare_parameter(spec.name, spec.default, spec.descriptor())
         self._p = {spec.name: self.get_parameter(spec.name).value for spec in PARAMS}
         check_values(self._p)
+        pin_mmap_threshold()  # frame-sized buffers are unmapped when freed: RSS falls back after a 4K stream
         self.model_dir = resolve_model_dir(self._p["model_dir"])
         model = Model.load(self.model_dir, self._p["backend"], self._p["threads"], self.get_logger())
         self.engine = EmotionEngine(
@@ -75,10 +81,20 @@ class EmotionNode(Node):
         self._latency_ms: deque[float] = deque(maxlen=2000)
         self._inference_ms: deque[float] = deque(maxlen=2000)
         self._rates = {"image": RateMeter(), "transcript": RateMeter(), "emotion": RateMeter()}
+        self._vision_window: deque[tuple[float, int, int]] = deque()  # (monotonic, received, analysed)
+        self._last_image_s = float("-inf")
+        self._frames_since_trim = False
 
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.add_post_set_parameters_callback(self._after_set_parameters)
 
+        # Transcripts: reliable KEEP_ALL, so a burst is never overwritten in this reader's history. When its
+        # resource limits are reached the reader stops acknowledging and the publisher keeps the rest (a
+        # KEEP_ALL publisher: back-pressure, nothing lost) or overwrites them (KEEP_LAST): that is reported
+        # by the message-lost event, counted as transcripts_lost and raised as ERROR in /diagnostics.
+        transcript_qos = QoSProfile(
+            depth=1, history=HistoryPolicy.KEEP_ALL, reliability=ReliabilityPolicy.RELIABLE
+        )
         reliable = QoSProfile(depth=self._p["transcript_queue_size"], reliability=ReliabilityPolicy.RELIABLE)
         image_qos = QoSProfile(
             depth=self._p["image_queue_size"],
@@ -91,7 +107,13 @@ class EmotionNode(Node):
         self.create_subscription(Image, "image", self._on_image, image_qos)
         if self._p["use_compressed"]:
             self.create_subscription(CompressedImage, "image/compressed", self._on_image, image_qos)
-        self.create_subscription(Transcript, "transcript", self._on_transcript, reliable)
+        self.create_subscription(
+            Transcript,
+            "transcript",
+            self._on_transcript,
+            transcript_qos,
+            event_callbacks=SubscriptionEventCallbacks(message_lost=self._on_transcripts_lost),
+        )
         self._release_timer = self.create_timer(RELEASE_PERIOD_S, self._release_held)  # while held
         self._release_timer.cancel()
         self.create_service(Trigger, "~/reset_context", self._on_reset_context)
@@ -147,6 +169,7 @@ class EmotionNode(Node):
     # ---- images: the engine admits a frame here, the vision thread analyses it --------------------------
     def _on_image(self, msg: Image | CompressedImage) -> None:
         self._rates["image"].tick()
+        self._last_image_s = time.monotonic()
         frame = offer_frame(self.engine, msg, self._p["max_image_pixels"])
         if frame is None:
             return
@@ -175,6 +198,15 @@ class EmotionNode(Node):
         self._publish(self.engine.submit(utterance(msg)))
         if self.engine.held and self._release_timer.is_canceled():
             self._release_timer.reset()
+
+    def _on_transcripts_lost(self, info: QoSMessageLostInfo) -> None:
+        """The middleware saw transcripts that never reached this reader (their publisher dropped them)."""
+        self.engine.count("transcripts_lost", info.total_count_change)
+        self.get_logger().error(
+            f"{info.total_count_change} transcript(s) lost before reaching the node ({info.total_count} in "
+            "total): their publisher overwrote them while this reader was full; use a KEEP_ALL publisher "
+            "or a deeper history"
+        )
 
     def _release_held(self) -> None:
         self._publish(self.engine.release())
@@ -216,9 +248,24 @@ class EmotionNode(Node):
         drops = {k: v for k, v in counts.items() if k.startswith(("unanswered_", "image_"))}
         backend = self.engine.model.backend.name
         status = DiagnosticStatus(name=f"{self.get_name()}: emotion", hardware_id=backend)
+        lost = counts.get("transcripts_lost", 0)
         unanswered = any(k.startswith("unanswered_") for k in drops)
-        status.level = DiagnosticStatus.WARN if unanswered else DiagnosticStatus.OK
-        status.message = "some transcripts were not answered" if unanswered else "ok"
+        vision = self._vision_rates(counts)
+        problems = []
+        if lost:
+            problems.append(f"{lost} transcript(s) lost in transport")
+        if unanswered:
+            problems.append("some transcripts were not answered")
+        if vision["state"] == "behind":
+            problems.append(
+                f"vision falls behind: {vision['analysed_hz']:.1f} Hz analysed of "
+                f"{vision['due_hz']:.1f} Hz due (face_detection_rate_hz {vision['requested_hz']:g})"
+            )
+        status.level = (
+            DiagnosticStatus.ERROR if lost else DiagnosticStatus.WARN if problems else DiagnosticStatus.OK
+        )
+        status.message = "; ".join(problems) if problems else "ok"
+        self._release_memory_after_stream()
         values = {
             "backend": backend,
             "model": self.engine.model.name,
@@ -231,13 +278,44 @@ class EmotionNode(Node):
             "emotion_rate_hz": f"{self._rates['emotion'].take():.1f}",
             "frame_buffer_depth": str(engine.frame_buffer_depth),
             "conversations": str(engine.conversations),
-            "drops_total": str(sum(drops.values())),
+            "drops_total": str(sum(drops.values()) + lost),
+            "vision": vision["state"],
+            "face_analysis_rate_hz": f"{vision['analysed_hz']:.2f}",
+            "face_analysis_due_hz": f"{vision['due_hz']:.2f}",
         }
         values.update({f"count.{k}": str(v) for k, v in sorted(counts.items())})
         status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.get_clock().now().to_msg()
         self._diag_pub.publish(array)
+
+    def _vision_rates(self, counts: dict[str, int]) -> dict:
+        """Frames analysed per second vs those due (face_detection_rate_hz, at most the stream's rate)
+        over the last VISION_WINDOW_S; state is idle (no stream or rate 0), ok or behind."""
+        now = time.monotonic()
+        window = self._vision_window
+        window.append((now, counts.get("images_received", 0), counts.get("images_analysed", 0)))
+        while len(window) > 2 and now - window[1][0] >= VISION_WINDOW_S:
+            window.popleft()
+        requested = float(self._p["face_detection_rate_hz"])
+        t0, received0, analysed0 = window[0]
+        span = now - t0
+        image_hz = (window[-1][1] - received0) / span if span > 0 else 0.0
+        analysed_hz = (window[-1][2] - analysed0) / span if span > 0 else 0.0
+        due = min(requested, image_hz)
+        state = "idle"
+        if requested > 0 and image_hz > 0 and span >= 0.8 * VISION_WINDOW_S:
+            state = "behind" if analysed_hz < VISION_BEHIND_RATIO * due else "ok"
+        return {"state": state, "analysed_hz": analysed_hz, "due_hz": due, "requested_hz": requested}
+
+    def _release_memory_after_stream(self) -> None:
+        """Once the image stream has stopped, hand freed frame buffers back to the OS (once per stop)."""
+        if time.monotonic() - self._last_image_s < STREAM_STOPPED_S:
+            self._frames_since_trim = True
+        elif self._frames_since_trim:
+            self._frames_since_trim = False
+            if release_free_memory():
+                self.engine.count("memory_released_after_stream")
 
     def destroy_node(self) -> None:
         """Answer held transcripts with the frames there are, then stop the vision thread before the

@@ -133,8 +133,9 @@ PARAMS: tuple[ParamSpec, ...] = (
     ),
     ParamSpec(
         "transcript_queue_size",
-        100,
-        "transcript subscription and emotion publisher depth (reliable)",
+        1000,
+        "emotion publisher depth (reliable): answers kept for a subscriber that lags; transcripts are "
+        "received KEEP_ALL (reliable, never overwritten)",
         live=False,
         low=1,
         high=10000,
