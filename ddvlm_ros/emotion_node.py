@@ -70,7 +70,9 @@ class EmotionNode(Node):
         check_values(self._p)
         pin_mmap_threshold()  # frame-sized buffers are unmapped when freed: RSS falls back after a 4K stream
         self.model_dir = resolve_model_dir(self._p["model_dir"])
-        model = Model.load(self.model_dir, self._p["backend"], self._p["threads"], self.get_logger())
+        model = Model.load(
+            self.model_dir, self._p["backend"], self._p["threads"], self.get_logger(), self._p["precision"]
+        )
         self.engine = EmotionEngine(
             model,
             EngineSettings.from_values(self._p),

@@ -48,12 +48,17 @@ class Model:
 
     @classmethod
     def load(
-        cls, model_dir: str | Path, backend: str = "auto", threads: int = 1, logger: Logger | None = None
+        cls,
+        model_dir: str | Path,
+        backend: str = "auto",
+        threads: int = 1,
+        logger: Logger | None = None,
+        precision: str = "auto",
     ) -> Model:
         """Validate and load a model directory (ModelError naming the path when it is not one)."""
         model_dir = Path(model_dir)
         cv2.setNumThreads(threads)
-        instance = load_backend(model_dir, backend=backend, threads=threads, logger=logger)
+        instance = load_backend(model_dir, backend=backend, threads=threads, logger=logger, precision=precision)
         md = instance.metadata
         if tuple(md["labels"]) != LABELS:
             raise ValueError(f"model labels {md['labels']} differ from {LABELS}")
