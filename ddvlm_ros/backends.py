@@ -374,6 +374,7 @@ def load_backend(
     logger: _Logger | None = None,
     warmup: bool = True,
     verify_sha256: bool = True,
+    precision: str = "auto",
     **options: Any,
 ) -> InferenceBackend:
     """Validate the model directory, pick and construct a backend, warm it up, and log the choice.
@@ -381,18 +382,21 @@ def load_backend(
     `auto`: TensorRT when it imports, CUDA bindings load and a GPU is visible, else ONNX Runtime (CPU);
     the log line says which check decided, and a failed engine build falls back with a warning. Extra
     keyword options go to the chosen backend (e.g. cache_dir/max_batch for tensorrt, device for onnxruntime).
+    `precision` (OnnxRuntimeBackend): auto | int8 | weights-only; TensorRT runs the weights as stored, so
+    int8 (INT8 compute, a CPU path) with it is an error, as is any explicit precision with torch.
     """
     log = logger or logging.getLogger(__name__)
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     metadata = read_metadata(model_dir, verify=verify_sha256)
     chosen, reason = select_backend(backend)
+    _check_precision(precision, chosen)
     instance: InferenceBackend | None = None
     if chosen == "tensorrt":
         instance, reason = _tensorrt_or_reason(model_dir, metadata, backend, reason, log, options)
         chosen, options = ("tensorrt", options) if instance else ("onnxruntime", {})
     if chosen == "onnxruntime":
-        instance = OnnxRuntimeBackend(model_dir, metadata, threads=threads, **options)
+        instance = OnnxRuntimeBackend(model_dir, metadata, threads=threads, precision=precision, **options)
         reason += f"; providers {instance.providers}; {instance.describe()}"
     elif chosen == "torch":
         instance = TorchBackend(model_dir, metadata, threads=threads, **options)
@@ -403,6 +407,18 @@ def load_backend(
         f"{reason}; threads={threads}; warm-up {warm * 1000:.0f} ms"
     )
     return instance
+
+
+def _check_precision(precision: str, chosen: str) -> None:
+    """Refuse a precision the chosen backend cannot honour (never silently run something else)."""
+    from ddvlm_ros.int8_compute import PRECISIONS
+
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if chosen == "tensorrt" and precision == "int8":
+        raise BackendUnavailable("precision=int8 (INT8 compute) is an ONNX Runtime CPU path, not tensorrt")
+    if chosen == "torch" and precision != "auto":
+        raise ValueError(f"precision={precision} applies to the onnxruntime backend, not torch")
 
 
 def _tensorrt_or_reason(

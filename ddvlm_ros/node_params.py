@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ddvlm_ros.backends import BACKENDS
+from ddvlm_ros.int8_compute import PRECISIONS
 
 if TYPE_CHECKING:
     from rcl_interfaces.msg import ParameterDescriptor
@@ -57,6 +58,13 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("backend", "auto", f"inference backend, one of {', '.join(BACKENDS)}", live=False),
     ParamSpec(
         "threads", 1, "intra-op threads of the inference backend and OpenCV", live=False, low=1, high=64
+    ),
+    ParamSpec(
+        "precision",
+        "auto",
+        f"how ONNX Runtime uses the model's INT8 weights, one of {', '.join(PRECISIONS)} (auto: INT8 "
+        "compute on CPU, weights as stored on GPU; weights-only: as stored, FP32 math)",
+        live=False,
     ),
     ParamSpec(
         "context_turns", 3, "previous dialogue turns given to the text model", live=True, low=0, high=20
@@ -207,6 +215,8 @@ def check_values(values: dict[str, Any]) -> None:
     """
     if "backend" in values and values["backend"] not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {values['backend']!r}")
+    if "precision" in values and values["precision"] not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {values['precision']!r}")
     if values.get("model_dir"):
         meta = Path(values["model_dir"]).expanduser() / "metadata.json"
         if not meta.is_file():
