@@ -330,41 +330,7 @@ class OnnxRuntimeBackend(InferenceBackend):
 # TensorRT: ddvlm_ros/tensorrt_backend.py (imported only when TensorRT is considered) -----------------
 
 
-# torch (reference) -------------------------------------------------------------------------------
-class TorchBackend(InferenceBackend):
-    """The training-side torch model, for checking exported graphs against their source.
-
-    Why it imports ddvlm_ros.training lazily: the node never needs torch unless this backend is chosen.
-    """
-
-    name = "torch"
-
-    def __init__(
-        self, model_dir: str | os.PathLike, metadata: dict, threads: int = 1, checkpoint: str | None = None
-    ) -> None:
-        super().__init__(model_dir, metadata)
-        import torch
-
-        from ddvlm_ros.training.model import load_checkpoint
-
-        torch.set_num_threads(threads)
-        ckpt = checkpoint or metadata.get("checkpoint")
-        if not ckpt:
-            raise ModelError("torch backend needs a checkpoint (argument or metadata 'checkpoint')")
-        path = Path(ckpt) if Path(ckpt).is_absolute() else self.model_dir / ckpt
-        if not path.is_file():
-            raise ModelError(f"checkpoint {path} not found")
-        self._torch = torch
-        self.model = load_checkpoint(str(path)).eval()
-
-    def _run(self, branch: str, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-        torch = self._torch
-        module = getattr(self.model, branch)
-        args = [torch.from_numpy(feeds[s["name"]]) for s in self.metadata["inputs"][branch]]
-        with torch.inference_mode():
-            out = module(*args)
-        out = out if isinstance(out, tuple) else (out,)
-        return [o.float().numpy() for o in out]
+# torch (reference): ddvlm_ros/training/torch_backend.py (imported only when backend=torch) ---------
 
 
 def load_backend(
@@ -399,6 +365,8 @@ def load_backend(
         instance = OnnxRuntimeBackend(model_dir, metadata, threads=threads, precision=precision, **options)
         reason += f"; providers {instance.providers}; {instance.describe()}"
     elif chosen == "torch":
+        from ddvlm_ros.training.torch_backend import TorchBackend
+
         instance = TorchBackend(model_dir, metadata, threads=threads, **options)
     assert instance is not None
     warm = instance.warmup() if warmup else 0.0

@@ -137,9 +137,10 @@ def check_graph(
         if require_fp16:
             findings += _check_precision(node, index, fp32_islands)
     for name in index.inits:
-        kind = index.type_of(name)
-        if kind == "DOUBLE":
+        if index.type_of(name) == "DOUBLE":
             findings.append(Finding("dtype", name, "DOUBLE initializer (TensorRT casts it down)"))
+    for name in index.types:
+        kind = index.type_of(name)
         if kind in matrix.QUANTIZED_TYPES:
             for consumer in index.consumers.get(name, []):
                 if consumer.op_type != "DequantizeLinear":
@@ -175,11 +176,11 @@ def _check_node(node: onnx.NodeProto, index: _Index, opset: int) -> list[Finding
         kind = index.type_of(name)
         if kind not in types and not (kind in matrix.IO_ONLY_TYPES and name in index.graph_io):
             found.append(Finding("dtype", where, f"input {i} {name!r} is {kind}; supported: {sorted(types)}"))
-    if node.op_type in ("Cast", "CastLike"):
+    if node.op_type in ("Cast", "CastLike", "Constant", "ConstantOfShape"):
         for out in node.output:
             kind = index.type_of(out)
             if kind not in types:
-                found.append(Finding("dtype", where, f"casts to {kind}; supported: {sorted(types)}"))
+                found.append(Finding("dtype", where, f"output {out!r} is {kind}; supported: {sorted(types)}"))
     if node.op_type in ("DequantizeLinear", "QuantizeLinear") and len(node.input) > 1:
         kind = index.type_of(node.input[1])
         if kind not in matrix.SCALE_TYPES:
@@ -223,11 +224,8 @@ def _check_restriction(node: onnx.NodeProto, index: _Index) -> list[Finding]:
     if op == "Constant":
         bad = [a.name for a in node.attribute if a.name in ("sparse_value", "value_string", "value_strings")]
         return fail(f"uses {bad}") if bad else []
-    if op == "CumSum" or op.startswith("Reduce") or op in ("Squeeze", "Unsqueeze", "OneHot", "Hardmax"):
-        i = 1 if op != "Hardmax" else 0
-        if op == "Hardmax":
-            return fail("not checked statically")
-        return [] if constant_input(i) else fail(f"input {i} {node.input[i]!r} is computed at run time")
+    if op == "CumSum" or op.startswith("Reduce") or op in ("Squeeze", "Unsqueeze", "OneHot"):
+        return [] if constant_input(1) else fail(f"input 1 {node.input[1]!r} is computed at run time")
     if op in ("DequantizeLinear", "QuantizeLinear"):
         if len(node.input) > 2 and node.input[2]:
             zp = index.const_values.get(node.input[2])
