@@ -102,6 +102,7 @@ class EngineSettings:
     face_detection_rate_hz: float
     visual_rate_hz: float
     min_confidence: float
+    visual_weight: float
     smoothing: float
     frame_buffer_size: int
     frame_buffer_age_s: float

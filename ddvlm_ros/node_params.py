@@ -120,12 +120,21 @@ PARAMS: tuple[ParamSpec, ...] = (
     ),
     ParamSpec(
         "min_confidence",
-        0.0,
-        "visual-only updates below this fused confidence are not published "
-        "(answers to transcripts always are)",
+        0.5,
+        "visual-only updates below this fused confidence are not published and are counted as "
+        "visual_only_below_min_confidence (chance is 1/7 = 0.14; answers to transcripts always are)",
         live=True,
         low=0.0,
         high=1.0,
+    ),
+    ParamSpec(
+        "visual_weight",
+        1.0,
+        "scale on the model's learned visual weight in the fusion (1 = as trained, 0 = text only "
+        "when text is present; visual-only updates are unaffected)",
+        live=True,
+        low=0.0,
+        high=4.0,
     ),
     ParamSpec(
         "smoothing",

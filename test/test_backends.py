@@ -97,7 +97,7 @@ def test_outputs_have_contract_shapes(ort_backend) -> None:
     feats, logits = ort_backend.encode_text(ids, np.ones_like(ids))
     assert feats.shape == (2, 384) and logits.shape == (2, 7) and feats.dtype == np.float32
     faces = ort_backend.encode_faces(np.zeros((3, 1, 64, 64), np.float32))
-    assert faces.shape == (3, 128)
+    assert faces.shape == (3, ort_backend.metadata["face_dim"])  # trunk features + FER logits
     fused, visual = ort_backend.fuse(
         feats, np.ones(2, np.float32), np.stack([faces, faces]), np.ones((2, 3), np.float32)
     )
@@ -150,7 +150,7 @@ def test_face_and_fusion_input_validation(ort_backend) -> None:
         ort_backend.encode_faces(np.zeros((1, 1, 64, 64)))
     with pytest.raises(InputError, match="numpy array"):
         ort_backend.encode_faces([[0.0]])
-    tf, ff = np.zeros((1, 384), np.float32), np.zeros((1, 4, 128), np.float32)
+    tf, ff = np.zeros((1, 384), np.float32), np.zeros((1, 4, ort_backend.metadata["face_dim"]), np.float32)
     with pytest.raises(InputError, match="F is 4 in face_features but 3 in face_mask"):
         ort_backend.fuse(tf, np.ones(1, np.float32), ff, np.ones((1, 3), np.float32))
     with pytest.raises(InputError, match="axis 1 is 256, expected 384"):

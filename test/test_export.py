@@ -105,7 +105,22 @@ def test_fp32_export_matches_torch(model: DDVLM, exported: dict[str, Path]) -> N
         ref = model.fusion(*(torch.from_numpy(a) for a in (tf, tmask, ff, fmask)))
     np.testing.assert_allclose(fused, ref[0].numpy(), atol=1e-4)
     np.testing.assert_allclose(visual, ref[1].numpy(), atol=1e-4)
-    np.testing.assert_allclose(fused[1], visual[1], atol=1e-5)  # no text → visual only
+    # no text → the visual student's distribution (at the fusion's temperature)
+    t = float(model.fusion.log_visual_temperature.exp())
+    np.testing.assert_allclose(_softmax(fused[1]), _softmax(visual[1] / t), atol=1e-5)
+    # visual_weight 0 → the text distribution, whatever the face says
+    text_only, _ = backend.fuse(tf, np.ones(2, np.float32), ff, fmask, np.zeros(2, np.float32))
+    np.testing.assert_allclose(_softmax(text_only), _softmax(logits_of(model, tf)), atol=1e-5)
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def logits_of(model: DDVLM, text_features: np.ndarray) -> np.ndarray:
+    with torch.inference_mode():
+        return model.text.head(torch.from_numpy(text_features)).numpy()
 
 
 def test_woq_export_close_to_fp32(exported: dict[str, Path]) -> None:
