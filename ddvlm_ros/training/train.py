@@ -453,7 +453,11 @@ def train(
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(int(cfg.get("threads", 2)))
     set_seed(int(cfg["seed"]))
-    (out / "train_config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    config_text = yaml.safe_dump(cfg, sort_keys=False)
+    before = (
+        (out / "train_config.yaml").read_text() if resume and (out / "train_config.yaml").is_file() else None
+    )
+    (out / "train_config.yaml").write_text(config_text)
     mc = model_config(cfg)
     model = DDVLM.pretrained(mc)
     tokenizer = TextTokenizer(max_length=mc.max_length)
@@ -501,6 +505,10 @@ def train(
         start_epoch, best, history = st["epoch"], st["best"], st["history"]
         trainer.steps_done = int(st.get("steps_done", start_epoch * steps_per_epoch))
         log(f"resumed from {state_path} at epoch {start_epoch}")
+        if before is not None and before != config_text:  # keep what the earlier epochs ran under
+            kept = out / f"train_config.epochs-1-{start_epoch}.yaml"
+            kept.write_text(before)
+            log(f"config changed on resume; epochs 1-{start_epoch} ran under {kept.name}")
     rng = random.Random(int(cfg["seed"]))
     for _ in range(start_epoch):  # keep batch order identical to an uninterrupted run
         batches(len(train_split), bs, rng)
