@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+import yaml
 
 from ddvlm_ros.labels import LABELS
 from ddvlm_ros.preprocessing import TextTokenizer
@@ -139,6 +140,9 @@ def test_ddvlm_train_on_meld_subset_checkpoints_and_resumes(tmp_path: Path) -> N
     cfg["optim"]["epochs"] = 2
     s2 = train(cfg, MELD, out, resume=True, limit=40, progress=False, log=logs.append)
     assert any("resumed" in line for line in logs)
+    earlier = yaml.safe_load((out / "train_config.epochs-1-1.yaml").read_text())  # what epoch 1 ran under
+    assert earlier["optim"]["epochs"] == 1
+    assert yaml.safe_load((out / "train_config.yaml").read_text())["optim"]["epochs"] == 2
     assert [h["epoch"] for h in s2["history"]] == [1, 2]
     lines = (out / "train_log.jsonl").read_text().splitlines()
     assert [json.loads(x)["epoch"] for x in lines] == [1, 2]
