@@ -109,3 +109,13 @@ def test_every_label_corner_is_inside_the_valence_arousal_contract() -> None:
     for name in LABELS:
         v, a = VALENCE_AROUSAL[name]
         assert -1 <= v <= 1 and -1 <= a <= 1, name
+
+
+def test_the_replay_evaluator_records_every_breach() -> None:
+    from ddvlm_ros.replay.evaluator import ReplayResult
+
+    result = ReplayResult(mode="test")
+    result.record_answer(("c", "u1"), 0.0, _message(utterance_id="u1"))
+    result.record_answer(("c", "u2"), 0.0, _message(utterance_id="u2", arousal=-1.5, backend=""))
+    assert len(result.contract_violations) == 2
+    assert all(v.startswith("c/u2: ") for v in result.contract_violations)

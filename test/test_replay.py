@@ -102,6 +102,7 @@ def test_offline_replay_scores_exactly_like_ddvlm_eval(tmp_path: Path, storage: 
         assert report[key] == reference[key], key
     assert report["modalities"] == ["text"]
     assert report["unanswered"]["count"] == 0 and report["replay"]["answered"] == n
+    assert report["replay"]["contract_violations"] == {"count": 0, "examples": []}
     assert report["latency_ms"]["n"] == n and report["latency_ms"]["p50"] > 0
     assert sum(report["emotion_distribution"].values()) == n
     assert (tmp_path / "report.png").stat().st_size > 1000
@@ -139,6 +140,7 @@ def test_from_meld_with_videos_adds_frames_inside_each_utterance(tmp_path: Path,
     report = eval_bag(bag, tmp_path / "report.json", "--offline")
     assert report["modalities"] == ["text", "visual"]
     assert report["replay"]["frames_used_mean"] > 0
+    assert report["replay"]["contract_violations"]["count"] == 0  # ddvlm_ros.contract on every answer
     assert report["unanswered"]["count"] == 0
 
 

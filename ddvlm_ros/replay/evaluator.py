@@ -27,8 +27,10 @@ from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CompressedImage, Image
 
 from ddvlm_msgs.msg import EmotionState, Transcript
+from ddvlm_ros.contract import problems as contract_problems
 from ddvlm_ros.labels import label_index
 from ddvlm_ros.replay.bagfile import BagError, BagReader
+from ddvlm_ros.stamps import to_stamp
 
 TRANSCRIPT_TYPE = "ddvlm_msgs/msg/Transcript"
 IMAGE_TYPE = "sensor_msgs/msg/Image"
@@ -130,10 +132,12 @@ class ReplayResult:
     answers: dict[Key, tuple[float, EmotionState]] = field(default_factory=dict)
     duplicate_answers: int = 0
     unexpected_answers: int = 0  # visual-only updates or answers to utterances not played here
+    contract_violations: list[str] = field(default_factory=list)  # ddvlm_ros.contract, every message
     played: Counter[str] = field(default_factory=Counter)
     wall_s: float = 0.0
 
     def record_answer(self, key: Key, when: float, msg: EmotionState) -> None:
+        self.contract_violations += [f"{key[0]}/{key[1]}: {p}" for p in contract_problems(msg)]
         if key not in self.sent:
             self.unexpected_answers += 1
         elif key in self.answers:

@@ -81,6 +81,10 @@ def build_report(
         "answered": len(answered),
         "duplicate_answers": result.duplicate_answers,
         "unexpected_answers": result.unexpected_answers,
+        "contract_violations": {
+            "count": len(result.contract_violations),
+            "examples": result.contract_violations[:20],
+        },
         "messages_played": dict(result.played),
         "wall_s": round(result.wall_s, 2),
         "models": sorted({m.model for m in answers}),
