@@ -39,6 +39,31 @@ def phases(summary: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def stopped_run_summary(run: Path, cache_s: float | None) -> dict[str, Any]:
+    """What a summary would hold for a run stopped early: its epochs so far; no total wall time."""
+    if cache_s is None:
+        raise SystemExit(f"{run} has no summary.json: pass --cache-s (the 'cached lower layers' log line)")
+    hist = [json.loads(x) for x in (run / "train_log.jsonl").read_text().splitlines() if x.strip()]
+    best = max(
+        (
+            {"dev_weighted_f1": h[k], "epoch": h["epoch"], "weights": k.rsplit("_", 1)[1]}
+            for h in hist
+            for k in h
+            if k.startswith("dev_weighted_f1_")
+        ),
+        key=lambda b: b["dev_weighted_f1"],
+    )
+    epochs_s = sum(h["train_s"] + h.get("eval_s", 0.0) for h in hist)
+    return {
+        "history": hist,
+        "cache_s": cache_s,
+        "wall_s": round(cache_s + epochs_s, 1),
+        "best": best,
+        "stopped_after_epoch": hist[-1]["epoch"],
+        "torch_threads": None,
+    }
+
+
 def table(p: dict[str, Any]) -> str:
     rows = [("lower-layer cache", p["cache_s"])]
     for i, (t, e) in enumerate(zip(p["epoch_train_s"], p["epoch_eval_s"], strict=True), start=1):
@@ -56,13 +81,18 @@ def main() -> int:
     p.add_argument("--out", default=None)
     p.add_argument("--set", action="append", default=[])
     p.add_argument("--from-run", default=None, help="a finished ddvlm-train run directory")
+    p.add_argument("--cache-s", type=float, default=None, help="cache time of a run without summary.json")
     p.add_argument("--results", default=str(RESULTS))
     a = p.parse_args()
     if a.from_run:
         run = Path(a.from_run)
-        summary = json.loads((run / "summary.json").read_text())
         cfg_path = run / "train_config.yaml"
-        source = f"ddvlm-train summary.json of {run} (recorded from the run's log, not re-run here)"
+        if (run / "summary.json").is_file():
+            summary = json.loads((run / "summary.json").read_text())
+            source = f"ddvlm-train summary.json of {run} (recorded from the run's log, not re-run here)"
+        else:
+            summary = stopped_run_summary(run, a.cache_s)
+            source = f"train_log.jsonl of {run}, a run stopped before its last epoch (not re-run here)"
         config = str(cfg_path)
         import torch
 
@@ -86,6 +116,7 @@ def main() -> int:
         "overrides": a.set,
         **ph,
         "best": summary["best"],
+        "stopped_after_epoch": summary.get("stopped_after_epoch"),
         "cpus": os.cpu_count(),
         "torch_threads": threads,
         "machine": platform.machine(),

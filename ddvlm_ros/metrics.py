@@ -1,7 +1,4 @@
-"""Evaluation metrics and the confusion-matrix plot (scikit-learn weighted-F1 over the 7 labels).
-
-No torch: ddvlm-eval (training) and ddvlm-bag eval (replay) score with the same code.
-"""
+"""Evaluation metrics and the confusion-matrix plot (scikit-learn weighted-F1 over the 7 labels)."""
 
 from __future__ import annotations
 
