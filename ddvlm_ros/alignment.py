@@ -30,11 +30,6 @@ def seconds_to_ns(seconds: float) -> int:
     return int(round(seconds * NS_PER_S))
 
 
-def ns_to_seconds(ns: int) -> float:
-    """Integer nanoseconds to float seconds."""
-    return ns / NS_PER_S
-
-
 class FaceFeatureBuffer(Generic[T]):
     """Face features of analysed frames by frame stamp, bounded in count and in age, so memory never
     grows with stream length.

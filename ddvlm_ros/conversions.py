@@ -1,7 +1,7 @@
 """ROS messages ↔ engine types: the only place that knows both (the node and replay use it).
 
 Transcript → Utterance, Image/CompressedImage → a frame offered to the engine, EmotionResult →
-EmotionState, and builtin_interfaces/Time ↔ integer nanoseconds.
+EmotionState (stamps via ddvlm_ros/stamps.py).
 """
 
 from __future__ import annotations
@@ -9,26 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from builtin_interfaces.msg import Time
 
 from ddvlm_msgs.msg import EmotionState, Transcript
 from ddvlm_ros.engine import EmotionEngine
 from ddvlm_ros.engine_types import EmotionResult, FrameRefused, Utterance
 from ddvlm_ros.image_input import ImageError, compressed_to_bgr, image_to_bgr
 from ddvlm_ros.labels import LABELS
-
-NS_PER_S = 1_000_000_000
-
-
-def stamp_ns(t: Time) -> int:
-    """builtin_interfaces/Time → integer nanoseconds."""
-    return int(t.sec) * NS_PER_S + int(t.nanosec)
-
-
-def to_stamp(ns: int) -> Time:
-    """Integer nanoseconds → builtin_interfaces/Time."""
-    sec, nanosec = divmod(int(ns), NS_PER_S)
-    return Time(sec=sec, nanosec=nanosec)
+from ddvlm_ros.stamps import stamp_ns, to_stamp
 
 
 def utterance(msg: Transcript) -> Utterance:

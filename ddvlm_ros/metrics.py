@@ -1,4 +1,7 @@
-"""Evaluation metrics and the confusion-matrix plot (scikit-learn weighted-F1 over the 7 labels)."""
+"""Evaluation metrics and the confusion-matrix plot (scikit-learn weighted-F1 over the 7 labels).
+
+No torch: ddvlm-eval (training) and ddvlm-bag eval (replay) score with the same code.
+"""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ddvlm_ros.backends import BACKENDS
+from ddvlm_ros.backends import BACKENDS, ModelError, read_metadata
 from ddvlm_ros.int8_compute import PRECISIONS
 
 if TYPE_CHECKING:
@@ -227,9 +227,10 @@ def check_values(values: dict[str, Any]) -> None:
     if "precision" in values and values["precision"] not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {values['precision']!r}")
     if values.get("model_dir"):
-        meta = Path(values["model_dir"]).expanduser() / "metadata.json"
-        if not meta.is_file():
-            raise ValueError(f"model_dir: {meta} does not exist")
+        try:
+            read_metadata(Path(values["model_dir"]).expanduser(), verify=False)  # the full check: at load
+        except ModelError as err:
+            raise ValueError(f"model_dir: {err}") from err
 
 
 def validated(values: dict[str, Any]) -> dict[str, Any]:

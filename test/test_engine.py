@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 import os
+import subprocess
+import sys
 
 import cv2
 import matplotlib
@@ -336,3 +338,18 @@ def test_same_inputs_in_the_same_order_give_the_same_answers(model, face, no_fac
 
 def test_stamps_round_trip() -> None:
     assert stamp_ns(to_stamp(T0 + 123)) == T0 + 123
+
+
+def test_node_and_replay_import_graph_reaches_neither_torch_nor_training() -> None:
+    """What the node and offline replay import at run time (modules, a loaded model, an engine)."""
+    code = f"""
+import sys
+import ddvlm_ros.emotion_node, ddvlm_ros.replay.cli, ddvlm_ros.replay.offline, ddvlm_ros.replay.report
+from ddvlm_ros.engine import EmotionEngine, EngineSettings, Model
+engine = EmotionEngine(Model.load({str(model_dir())!r}), EngineSettings.from_values(), lambda: 0)
+bad = sorted(m for m in sys.modules if m.split(".")[0] == "torch" or m.startswith("ddvlm_ros.training"))
+print("BAD", bad)
+sys.exit(1 if bad else 0)
+"""
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]

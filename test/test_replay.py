@@ -18,10 +18,10 @@ from test_node_harness import LIGHT_ENV, ROOT, image_msg, model_dir, synthetic_f
 
 from ddvlm_msgs.msg import Transcript
 from ddvlm_ros.labels import LABELS
+from ddvlm_ros.meld import read_split
 from ddvlm_ros.replay.bagfile import BagError, BagReader, BagWriter
 from ddvlm_ros.replay.cli import main as ddvlm_bag
 from ddvlm_ros.replay.meld_to_bag import GROUND_TRUTH_TOPIC, IMAGE_TOPIC, TRANSCRIPT_TOPIC, lay_out
-from ddvlm_ros.training.data import read_split
 from ddvlm_ros.training.evaluate import evaluate
 
 MELD = ROOT.parent / "shared" / "data" / "meld"
@@ -217,7 +217,7 @@ def test_offline_replay_holds_answers_for_trailing_frames_like_the_node(
     with BagWriter(bag, "mcap") as writer:
         for i in range(-5, 10):  # 10 Hz; a face only from the transcript's stamp on
             t = end + i * 100_000_000 + 1
-            writer.write("/image", t, image_msg(synthetic_face_frame(160, 120, face=i >= 0, seed=1), t))
+            writer.write("/image", t, image_msg(synthetic_face_frame(320, 240, face=i >= 0, seed=1), t))
             if i == -1:
                 writer.write("/transcript", end, transcript_msg("robot", "u1", "Hey!", end, end - 10**8))
     params = node_params_file(tmp_path, trailing_frames_wait_s=wait_s, face_detection_rate_hz=10.0)

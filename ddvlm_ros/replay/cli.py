@@ -68,6 +68,7 @@ def from_meld(a: argparse.Namespace) -> int:
 
 def evaluate(a: argparse.Namespace) -> int:
     """Replay a bag through emotion_node (over DDS, or in-process with --offline) and score its answers."""
+    from ddvlm_ros.metrics import save_confusion_png
     from ddvlm_ros.replay import report as rep
     from ddvlm_ros.replay.evaluator import (
         NodeProcess,
@@ -77,7 +78,6 @@ def evaluate(a: argparse.Namespace) -> int:
         replay_dds,
     )
     from ddvlm_ros.replay.offline import replay_offline
-    from ddvlm_ros.training.metrics import save_confusion_png
 
     if not a.rate > 0:
         raise ValueError(f"--rate must be > 0, got {a.rate}")

@@ -17,7 +17,6 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
@@ -45,10 +44,6 @@ def answer_key(msg: Transcript | EmotionState) -> Key:
     if msg.utterance_id:
         return msg.conversation_id, msg.utterance_id
     return msg.conversation_id, f"@{msg.header.stamp.sec}.{msg.header.stamp.nanosec:09d}"
-
-
-def stamp_s(msg: Any) -> float:
-    return msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
 
 
 @dataclass(frozen=True)
@@ -182,7 +177,7 @@ class ReplayNode(Node):
             self.last_answer = now
 
     def publish_clock(self, stamp_ns: int) -> None:
-        self.clock_pub.publish(Clock(clock=rclpy.time.Time(nanoseconds=stamp_ns).to_msg()))
+        self.clock_pub.publish(Clock(clock=to_stamp(stamp_ns)))
 
     def node_ready(self) -> bool:
         """Our transcript publisher and emotion subscription are both matched with the node's endpoints

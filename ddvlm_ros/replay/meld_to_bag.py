@@ -21,14 +21,14 @@ from itertools import groupby
 from pathlib import Path
 
 import numpy as np
-from builtin_interfaces.msg import Time
 from sensor_msgs.msg import Image
 
 from ddvlm_msgs.msg import EmotionState, Transcript
 from ddvlm_ros.alignment import seconds_to_ns
 from ddvlm_ros.labels import LABELS
+from ddvlm_ros.meld import Utterance, find_clip, read_split
 from ddvlm_ros.replay.bagfile import BagWriter
-from ddvlm_ros.training.data import Utterance, find_clip, read_split
+from ddvlm_ros.stamps import seconds_to_stamp
 
 TRANSCRIPT_TOPIC = "/transcript"
 IMAGE_TOPIC = "/image"
@@ -79,11 +79,6 @@ def lay_out(utterances: Sequence[Utterance], start_s: float = DEFAULT_START_S) -
     return out
 
 
-def to_time(seconds: float) -> Time:
-    sec, nanosec = divmod(seconds_to_ns(seconds), 1_000_000_000)
-    return Time(sec=sec, nanosec=nanosec)
-
-
 def transcript_msg(t: TimedUtterance) -> Transcript:
     u = t.utterance
     msg = Transcript(
@@ -94,9 +89,9 @@ def transcript_msg(t: TimedUtterance) -> Transcript:
         is_final=True,
         confidence=math.nan,
     )
-    msg.header.stamp = to_time(t.end_s)
+    msg.header.stamp = seconds_to_stamp(t.end_s)
     msg.header.frame_id = "meld"
-    msg.start_stamp = to_time(t.start_s)
+    msg.start_stamp = seconds_to_stamp(t.start_s)
     return msg
 
 
@@ -117,7 +112,7 @@ def ground_truth_msg(t: TimedUtterance) -> EmotionState:
         model=GROUND_TRUTH_MODEL,
         backend="none",
     )
-    msg.header.stamp = to_time(t.end_s)
+    msg.header.stamp = seconds_to_stamp(t.end_s)
     msg.header.frame_id = "meld"
     return msg
 
@@ -158,7 +153,7 @@ def image_msg(frame: np.ndarray, seconds: float) -> Image:
     h, w = frame.shape[:2]
     msg = Image(height=h, width=w, encoding="bgr8", is_bigendian=0, step=w * 3)
     msg.data = np.ascontiguousarray(frame).tobytes()
-    msg.header.stamp = to_time(seconds)
+    msg.header.stamp = seconds_to_stamp(seconds)
     msg.header.frame_id = "camera"
     return msg
 

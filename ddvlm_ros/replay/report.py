@@ -14,8 +14,9 @@ import numpy as np
 
 from ddvlm_msgs.msg import EmotionState
 from ddvlm_ros.labels import LABELS, label_index
-from ddvlm_ros.replay.evaluator import Key, ReplayResult, stamp_s
-from ddvlm_ros.training.metrics import compute_metrics, format_report, save_figure
+from ddvlm_ros.metrics import compute_metrics, format_report, save_figure
+from ddvlm_ros.replay.evaluator import Key, ReplayResult
+from ddvlm_ros.stamps import header_seconds
 
 
 def distribution(values: Iterable[float]) -> dict[str, float]:
@@ -39,7 +40,7 @@ def emotion_over_time(answers: list[EmotionState], start_s: float, bin_s: float)
     """Predicted-label counts per bin of bag time (bin start in seconds from the bag's start)."""
     bins: dict[int, Counter[str]] = {}
     for msg in answers:
-        index = int(max(stamp_s(msg) - start_s, 0.0) // bin_s)
+        index = int(max(header_seconds(msg) - start_s, 0.0) // bin_s)
         bins.setdefault(index, Counter())[msg.emotion] += 1
     return [{"t_s": round(i * bin_s, 3), **{label: bins[i][label] for label in LABELS}} for i in sorted(bins)]
 
@@ -97,9 +98,9 @@ def build_report(
 def timeline_rows(result: ReplayResult, truth: dict[Key, int], bag_start_s: float) -> list[dict[str, Any]]:
     """One row per played utterance (answered or not), in bag order, for the CSV timeline."""
     rows = []
-    for key, (_, transcript) in sorted(result.sent.items(), key=lambda kv: stamp_s(kv[1][1])):
+    for key, (_, transcript) in sorted(result.sent.items(), key=lambda kv: header_seconds(kv[1][1])):
         row: dict[str, Any] = {
-            "t_s": round(stamp_s(transcript) - bag_start_s, 3),
+            "t_s": round(header_seconds(transcript) - bag_start_s, 3),
             "conversation_id": key[0],
             "utterance_id": transcript.utterance_id,
             "speaker": transcript.speaker,

