@@ -113,7 +113,8 @@ def test_computed_substitutions(tmp_path: Path) -> None:
     assert EqualsSubstitution(LaunchConfiguration("n"), 3).perform(ctx) == "true"
     assert EqualsSubstitution(LaunchConfiguration("flag"), True).perform(ctx) == "true"
     assert NotEqualsSubstitution(LaunchConfiguration("n"), "4").perform(ctx) == "true"
-    assert Command([PY, " -c \"print('hi')\""]).perform(ctx) == "hi\n"
+    assert Command([PY, " -c \"print('hi')\""]).perform(ctx) == "hi\n"  # parts concatenate
+    assert Command(["echo ", "a", "b"]).perform(ctx) == "ab\n"  # upstream concatenates, no added spaces
     (tmp_path / "f.txt").write_text("content")
     assert FileContent(str(tmp_path / "f.txt")).perform(ctx) == "content"
     assert LaunchConfigurationEquals("n", "3").evaluate(ctx)

@@ -26,10 +26,7 @@ class Command(Substitution):
         return f"Command({self.command!r})"
 
     def perform(self, context: LaunchContext) -> str:
-        if isinstance(self.command, list | tuple):
-            text = " ".join(evaluate(context, part) for part in self.command)
-        else:
-            text = evaluate(context, self.command)
+        text = evaluate(context, self.command)  # a list is concatenated, like any substitutions
         on_stderr = evaluate(context, self.on_stderr)
         if on_stderr not in ("fail", "ignore", "warn", "capture"):
             raise SubstitutionFailure(f"Command on_stderr must be fail, ignore, warn or capture, got {on_stderr!r}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from collections.abc import Iterable
 from typing import Any
@@ -45,11 +44,8 @@ class Parameter:
         return evaluate(context, self.name), self.value.evaluate(context)
 
 
-_VAR = re.compile(r"\$\(var ([^)\s]+)\)")
-
-
 class ParameterFile:
-    """A parameters YAML file; allow_substs=True replaces $(var name) in it before it is used."""
+    """A parameters YAML file; allow_substs=True expands $(...) substitutions in it before use."""
 
     def __init__(self, param_file: SomeSubstitutionsType, *, allow_substs: Any = False) -> None:
         self.param_file = param_file
@@ -63,20 +59,16 @@ class ParameterFile:
             allow = evaluate(context, allow).strip().lower() in ("true", "1")
         if not allow:
             return path
+        from launch.frontend_substitutions import parse_substitutions
+
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
-
-        def value(match: re.Match) -> str:
-            name = match.group(1)
-            if name not in context.launch_configurations:
-                raise RuntimeError(f"parameter file '{path}' uses $(var {name}), which is not set")
-            return str(context.launch_configurations[name])
-
+        expanded = evaluate(context, parse_substitutions(text))  # $(var ...), $(eval ...), ... as upstream
         handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives as long as the launch
             mode="w", prefix="launch_params_", suffix=".yaml", delete=False
         )
         with handle:
-            handle.write(_VAR.sub(value, text))
+            handle.write(expanded)
         self._temp = handle.name
         return handle.name
 

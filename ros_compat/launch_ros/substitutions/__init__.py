@@ -14,6 +14,11 @@ class FindPackageShare(Substitution):
     def __init__(self, package: SomeSubstitutionsType) -> None:
         self.package = package
 
+    @staticmethod
+    def find(package_name: str) -> str:
+        """The share directory right away (upstream offers this for use outside substitutions)."""
+        return get_package_share_directory(package_name)
+
     def perform(self, context: LaunchContext) -> str:
         return get_package_share_directory(evaluate(context, self.package))
 
