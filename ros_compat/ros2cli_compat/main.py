@@ -15,6 +15,7 @@ VERBS = {
     "interface": "verb_interface",
     "node": "verb_node",
     "bag": "verb_bag",
+    "lifecycle": "verb_lifecycle",
 }
 
 
