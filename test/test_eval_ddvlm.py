@@ -12,8 +12,8 @@ import pytest
 import torch
 from sklearn.metrics import f1_score
 
-from ddvlm_ros.default_model import DEFAULT_MODEL
 from ddvlm_ros.labels import LABELS
+from ddvlm_ros.runtime_model import DEFAULT_MODEL
 from ddvlm_ros.training.data import read_split
 from ddvlm_ros.training.evaluate import evaluate, main, speaker_group
 from ddvlm_ros.training.metrics import compute_metrics, group_metrics

@@ -10,12 +10,28 @@ from pathlib import Path
 
 import numpy as np
 
-from ddvlm_ros.default_model import installed_default_model
 from ddvlm_ros.preprocessing import TextTokenizer
+from ddvlm_ros.runtime_model import resolve_model_dir
 from ddvlm_ros.training.data import read_split, text_pairs
 from ddvlm_ros.training.metrics import compute_metrics, format_report, group_metrics, save_confusion_png
 
 MAIN_CAST = frozenset({"Chandler", "Joey", "Monica", "Phoebe", "Rachel", "Ross"})
+
+
+def installed_default_model() -> Path:
+    """The installed package's default model directory, or a clear error saying what to do."""
+    from ament_index_python.packages import PackageNotFoundError
+
+    try:
+        path = resolve_model_dir("")
+    except PackageNotFoundError as exc:
+        raise FileNotFoundError(
+            "ddvlm_ros is not installed (after `make setup`, source scripts/env.sh), so there is no default "
+            "model; pass --model"
+        ) from exc
+    if not (path / "metadata.json").is_file():
+        raise FileNotFoundError(f"the installed default model is missing: {path}/metadata.json")
+    return path
 
 
 def speaker_group(speaker: str) -> str:
