@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 
 import numpy as np
 import rclpy
@@ -31,7 +32,8 @@ from std_srvs.srv import Trigger
 from ddvlm_msgs.msg import EmotionState, Transcript
 from ddvlm_ros.backends import BackendUnavailable, ModelError
 from ddvlm_ros.conversions import emotion_state, offer_frame, utterance
-from ddvlm_ros.engine import Answer, EmotionEngine, EmotionResult, EngineSettings, Model
+from ddvlm_ros.engine import Answer, EmotionEngine, EmotionResult, EngineSettings, FrameRefused, Model
+from ddvlm_ros.image_input import ImageError, raw_image_header, raw_image_to_bgr
 from ddvlm_ros.memory import pin_mmap_threshold, release_free_memory
 from ddvlm_ros.node_params import PARAMS, SPECS, check_values
 from ddvlm_ros.runtime_model import resolve_model_dir
@@ -106,7 +108,7 @@ class EmotionNode(Node):
         )
         self._pub = self.create_publisher(EmotionState, "emotion", reliable)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self.create_subscription(Image, "image", self._on_image, image_qos)
+        self.create_subscription(Image, "image", self._on_raw_image, image_qos, raw=True)
         if self._p["use_compressed"]:
             self.create_subscription(CompressedImage, "image/compressed", self._on_image, image_qos)
         self.create_subscription(
@@ -122,7 +124,9 @@ class EmotionNode(Node):
         self.create_timer(1.0, self._publish_diagnostics)
         self._visual_timer = None
         self._make_visual_timer()
-        self._vision_queue: queue.Queue[tuple[int, np.ndarray]] = queue.Queue(maxsize=1)
+        self._vision_queue: queue.Queue[tuple[int, np.ndarray | Callable[[], np.ndarray]]] = queue.Queue(
+            maxsize=1
+        )
         self._vision_stop = threading.Event()
         self._vision_thread = threading.Thread(target=self._vision_loop, name="vision", daemon=True)
         self._vision_thread.start()
@@ -169,12 +173,38 @@ class EmotionNode(Node):
             self._visual_timer = self.create_timer(1.0 / rate, self._on_visual_timer)
 
     # ---- images: the engine admits a frame here, the vision thread analyses it --------------------------
-    def _on_image(self, msg: Image | CompressedImage) -> None:
+    def _on_image(self, msg: CompressedImage) -> None:
         self._rates["image"].tick()
         self._last_image_s = time.monotonic()
         frame = offer_frame(self.engine, msg, self._p["max_image_pixels"])
-        if frame is None:
+        if frame is not None:
+            self._queue_frame(frame)
+
+    def _on_raw_image(self, data: bytes) -> None:
+        """A serialized sensor_msgs/Image: only its header is read here, and checked before any pixel is
+        copied; an admitted frame's pixels are converted on the vision thread, so the executor never
+        deserializes the frames the detection rate skips (a 4K frame costs tens of ms)."""
+        self._rates["image"].tick()
+        self._last_image_s = time.monotonic()
+        try:
+            header = raw_image_header(data, self._p["max_image_pixels"])
+        except ImageError as err:
+            self.engine.count("images_received")  # take_frame counts every frame that reaches it
+            self._count_refused(err)
             return
+        try:
+            admitted = self.engine.take_frame(header.stamp_ns, lambda: data)
+        except FrameRefused as err:
+            self._count_refused(err)
+            return
+        if admitted is not None:
+            self._queue_frame((header.stamp_ns, lambda: raw_image_to_bgr(data, header)))
+
+    def _count_refused(self, err: ImageError | FrameRefused) -> None:
+        self.engine.count(f"image_{err.reason}")
+        self.engine.log.warning(f"image dropped ({err.reason}): {err}", key=f"image_{err.reason}")
+
+    def _queue_frame(self, frame: tuple[int, np.ndarray | Callable[[], np.ndarray]]) -> None:
         # A queue of one: the vision thread always gets the newest admitted frame.
         try:
             self._vision_queue.put_nowait(frame)
@@ -189,10 +219,17 @@ class EmotionNode(Node):
     def _vision_loop(self) -> None:
         while not self._vision_stop.is_set():
             try:
-                stamp, image = self._vision_queue.get(timeout=0.2)
+                stamp, frame = self._vision_queue.get(timeout=0.2)
             except queue.Empty:
                 continue
+            try:
+                image = frame() if callable(frame) else frame
+            except Exception as err:  # its header was checked in _on_raw_image: not expected
+                self.engine.count("image_error")
+                self.engine.log.error(f"image conversion failed: {err!r}", key="image_conversion")
+                image = np.zeros((1, 1, 3), np.uint8)  # analysed as faceless: frames up to stamp are done
             self.engine.analyse_frame(stamp, image)
+            del frame, image  # a 4K frame is 24 MiB: not kept until the next one arrives
 
     # ---- transcripts: the critical path -------------------------------------------------------------
     def _on_transcript(self, msg: Transcript) -> None:

@@ -164,3 +164,99 @@ def compressed_to_bgr(msg, max_pixels: int) -> np.ndarray:
             f"decoded {image.shape[1]}x{image.shape[0]}, header said {header.width}x{header.height}",
         )
     return image
+
+
+# ---- serialized sensor_msgs/Image (a raw=True subscription): header read, pixels converted later --------
+CDR_LE, CDR_BE = b"\x00\x01", b"\x00\x00"  # encapsulation ids (PLAIN_CDR), then 2 option bytes
+_TO_BGR: dict[str, int | None] = {
+    "bgr8": None,
+    "8UC3": None,
+    "rgb8": cv2.COLOR_RGB2BGR,
+    "mono8": cv2.COLOR_GRAY2BGR,
+    "8UC1": cv2.COLOR_GRAY2BGR,
+    "bgra8": cv2.COLOR_BGRA2BGR,
+    "rgba8": cv2.COLOR_RGBA2BGR,
+}
+
+
+class RawImageHeader(NamedTuple):
+    """The fields of a serialized sensor_msgs/Image up to its pixels (data_offset: where they start)."""
+
+    stamp_ns: int
+    height: int
+    width: int
+    encoding: str
+    step: int
+    data_offset: int
+    data_size: int
+
+
+class _CdrReader:
+    """Reads CDR primitives with their alignment (relative to the end of the encapsulation header)."""
+
+    def __init__(self, data: bytes) -> None:
+        if len(data) < 4 or data[:2] not in (CDR_LE, CDR_BE):
+            raise ImageError("bad_header", "serialized image does not start with a CDR encapsulation header")
+        self.data, self.pos = data, 4
+        self.order = "<" if data[:2] == CDR_LE else ">"
+
+    def _take(self, size: int, align: int) -> int:
+        self.pos += (-(self.pos - 4)) % align
+        start, self.pos = self.pos, self.pos + size
+        if self.pos > len(self.data):
+            raise ImageError("bad_header", "serialized image is truncated inside its header")
+        return start
+
+    def u32(self) -> int:
+        return struct.unpack_from(self.order + "I", self.data, self._take(4, 4))[0]
+
+    def i32(self) -> int:
+        return struct.unpack_from(self.order + "i", self.data, self._take(4, 4))[0]
+
+    def string(self) -> str:
+        n = self.u32()
+        start = self._take(n, 1)
+        if n == 0 or self.data[start + n - 1] != 0:
+            raise ImageError("bad_header", "serialized image has a string without its terminating NUL")
+        return self.data[start : start + n - 1].decode("utf-8", errors="replace")
+
+
+def raw_image_header(data: bytes, max_pixels: int) -> RawImageHeader:
+    """Parse and check a serialized sensor_msgs/Image without touching its pixels: the same refusals as
+    image_to_bgr (unknown_encoding, empty_image, huge_image, bad_step, size_mismatch) plus bad_header."""
+    r = _CdrReader(data)
+    sec, nanosec = r.i32(), r.u32()
+    r.string()  # frame_id
+    height, width = r.u32(), r.u32()
+    encoding = r.string()
+    r._take(1, 1)  # is_bigendian: 8-bit encodings only
+    step = r.u32()
+    size = r.u32()
+    offset = r.pos
+    if offset + size > len(data):
+        raise ImageError("size_mismatch", f"data declares {size} bytes, {len(data) - offset} are there")
+    if encoding not in ENCODINGS:
+        raise ImageError(
+            "unknown_encoding", f"unsupported encoding {encoding!r} (supported: {', '.join(ENCODINGS)})"
+        )
+    check_pixels(width, height, max_pixels, "image")
+    channels = ENCODINGS[encoding]
+    if step < width * channels:
+        raise ImageError("bad_step", f"step {step} < width {width} × {channels} channels ({encoding})")
+    if size != step * height:
+        raise ImageError(
+            "size_mismatch", f"data has {size} bytes, step {step} × height {height} = {step * height}"
+        )
+    return RawImageHeader(sec * 1_000_000_000 + nanosec, height, width, encoding, step, offset, size)
+
+
+def raw_image_to_bgr(data: bytes, header: RawImageHeader) -> np.ndarray:
+    """The H×W×3 uint8 BGR copy of a checked serialized image's pixels (one copy, no message object)."""
+    h, w, channels = header.height, header.width, ENCODINGS[header.encoding]
+    buf = np.frombuffer(data, np.uint8, count=header.data_size, offset=header.data_offset)
+    rows = buf.reshape(h, header.step)[:, : w * channels]
+    image = rows.reshape(h, w, channels) if channels > 1 else rows.reshape(h, w)
+    conversion = _TO_BGR[header.encoding]
+    if conversion is None:
+        return image.copy()  # C-contiguous, owns its memory (not a view of the message bytes)
+    return cv2.cvtColor(np.ascontiguousarray(image), conversion)
