@@ -27,6 +27,7 @@ from test_node_harness import (
     transcript_msg,
 )
 
+from ddvlm_ros.contract import validate
 from ddvlm_ros.labels import LABELS
 
 pytestmark = [pytest.mark.dds, pytest.mark.slow, pytest.mark.timeout(180)]
@@ -76,7 +77,7 @@ def stream_frames(probe: Probe, start_ns: int, count: int, face: bool, hz: float
 def answer_for(probe: Probe, utterance: str, timeout: float = 10.0):
     ok = probe.spin_until(lambda: any(e.utterance_id == utterance for e in probe.emotions), timeout)
     assert ok, f"no EmotionState for {utterance}"
-    return next(e for e in probe.emotions if e.utterance_id == utterance)
+    return validate(next(e for e in probe.emotions if e.utterance_id == utterance))  # ddvlm_ros.contract
 
 
 def assert_valid_distribution(values, n: int = len(LABELS)) -> None:
@@ -264,7 +265,7 @@ def test_visual_only_updates_while_nobody_speaks(tmp_path: Path, model: Path, pr
         probe.wait_for_node()
         stream_frames(probe, probe.now_ns(), 45, face=True)  # 1.5 s of video, no transcript
         assert probe.spin_until(lambda: bool(probe.emotions), 5), "no visual-only EmotionState"
-        e = probe.emotions[0]
+        e = validate(probe.emotions[0])
         assert e.utterance_id == "" and e.visual_used and not e.text_used and e.frames_used >= 1
         assert list(e.text_probabilities) == []
         assert_valid_distribution(e.probabilities)

@@ -145,35 +145,28 @@ class Probe:
 
 
 def synthetic_face_frame(width: int = 640, height: int = 480, face: bool = True, seed: int = 0) -> np.ndarray:
-    """A BGR frame; with face=True a drawn face that OpenCV's frontal-face Haar cascade detects."""
+    """A BGR frame on a noisy background; with face=True a real face photo (matplotlib's grace_hopper.jpg)
+    at its centre, a third of the frame high, which both face detectors (MTCNN, Haar) find."""
     rng = np.random.default_rng(seed)
     img = np.full((height, width, 3), 90, np.uint8)
     img += rng.integers(0, 6, img.shape, dtype=np.uint8)
     if face:
-        cx, cy, s = width // 2, height // 2, min(width, height) / 480
-        cv2.ellipse(img, (cx, cy), (int(75 * s), int(100 * s)), 0, 0, 360, (150, 170, 200), -1)
-        for dx in (-35, 35):
-            cv2.ellipse(
-                img,
-                (cx + int(dx * s), cy - int(25 * s)),
-                (int(17 * s), int(8 * s)),
-                0,
-                0,
-                360,
-                (40, 40, 40),
-                -1,
-            )
-            cv2.line(
-                img,
-                (cx + int((dx - 20) * s), cy - int(45 * s)),
-                (cx + int((dx + 20) * s), cy - int(45 * s)),
-                (50, 50, 60),
-                max(1, int(6 * s)),
-            )
-        cv2.ellipse(img, (cx, cy + int(15 * s)), (int(10 * s), int(22 * s)), 0, 0, 360, (130, 150, 180), -1)
-        cv2.ellipse(img, (cx, cy + int(50 * s)), (int(30 * s), int(9 * s)), 0, 0, 360, (60, 60, 120), -1)
-        img = cv2.GaussianBlur(img, (0, 0), 3 * s)
+        photo = _grace_hopper()
+        fh = max(48, int(height * 0.6))
+        fw = max(40, int(fh * photo.shape[1] / photo.shape[0]))
+        fh, fw = min(fh, height), min(fw, width)
+        y, x = (height - fh) // 2, (width - fw) // 2
+        img[y : y + fh, x : x + fw] = cv2.resize(photo, (fw, fh), interpolation=cv2.INTER_AREA)
     return img
+
+
+def _grace_hopper() -> np.ndarray:
+    import matplotlib
+
+    path = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
+    photo = cv2.imread(str(path))
+    assert photo is not None, path
+    return photo
 
 
 def image_msg(frame: np.ndarray, stamp_ns: int, encoding: str = "bgr8") -> Image:
