@@ -44,6 +44,7 @@ setup(
     entry_points={
         "console_scripts": [
             "emotion_node = ddvlm_ros.emotion_node:main",
+            "emotion_lifecycle_node = ddvlm_ros.lifecycle_node:main",
             "ddvlm-train = ddvlm_ros.training.train:main",
             "ddvlm-eval = ddvlm_ros.training.evaluate:main",
             "ddvlm-export = ddvlm_ros.training.export:main",

@@ -19,7 +19,7 @@ from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.launch_context import LaunchContext
 from launch.substitutions import LaunchConfiguration
-from launch_ros.actions import Node
+from launch_ros.actions import LifecycleNode, Node
 
 SHARE = get_package_share_directory("ddvlm_ros")
 PROFILE_VARIABLES = ("FASTRTPS_DEFAULT_PROFILES_FILE", "FASTDDS_DEFAULT_PROFILES_FILE")
@@ -66,6 +66,9 @@ OTHER_ARGUMENTS = {
     "use_sim_time": ("false", "true when replaying a bag with --clock"),
     "respawn": ("false", "true: start the node again whenever it exits while the launch runs"),
     "respawn_delay": ("1.0", "seconds between the node's exit and its restart (with respawn:=true)"),
+    "lifecycle": ("false", "true: run the managed (lifecycle) node, see ddvlm_ros/lifecycle_node.py"),
+    "autostart": ("true", "with lifecycle:=true, configure and activate the node at start (false: wait "
+                  "for `ros2 lifecycle set`)"),
     "dds_profile": (
         "default",
         "default (the environment's DDS settings) | shm (config/fastdds_shm.xml: large shared-memory "
@@ -115,12 +118,16 @@ def emotion_node(context: LaunchContext) -> list[Node]:
     if not os.path.isfile(config):
         raise ValueError(f"launch argument config:={config!r} is not a file")
     topic = value("image_topic")
+    managed = typed("lifecycle", value("lifecycle"), bool)
+    node_kind, lifecycle_args = (LifecycleNode, {"autostart": typed("autostart", value("autostart"), bool)}) \
+        if managed else (Node, {})
     return [
-        Node(
+        node_kind(
             package="ddvlm_ros",
-            executable="emotion_node",
+            executable="emotion_lifecycle_node" if managed else "emotion_node",
             name="emotion_node",
             namespace=value("namespace"),
+            **lifecycle_args,
             output="screen",
             parameters=[config, overrides],
             remappings=[

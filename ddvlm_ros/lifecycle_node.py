@@ -1,0 +1,291 @@
+"""emotion_node as a managed (lifecycle) node: the same adapter as emotion_node.py, in lifecycle steps.
+
+- constructor: parameters declared (and validated in the set-parameters callback), nothing loaded;
+- configure: the model is loaded and the engine built; publishers, diagnostics and ~/reset_context;
+- activate: the image and transcript subscriptions (created on the first activation) answer;
+- deactivate: transcripts and frames still arrive but are not answered, counted as
+  transcripts_ignored_inactive / images_ignored_inactive in /diagnostics;
+- cleanup (and shutdown): subscriptions, timers and the vision thread go, the model is freed.
+
+The callbacks themselves are EmotionNode's (one implementation of the adapter): this class borrows them
+and supplies the state they use once configured.
+"""
+
+from __future__ import annotations
+
+import gc
+import queue
+import signal
+import sys
+import threading
+from collections import deque
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.event_handler import SubscriptionEventCallbacks
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.lifecycle import LifecycleNode, State, TransitionCallbackReturn
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.signals import SignalHandlerOptions
+from sensor_msgs.msg import CompressedImage, Image
+from std_srvs.srv import Trigger
+
+from ddvlm_msgs.msg import EmotionState, Transcript
+from ddvlm_ros import emotion_node as adapter
+from ddvlm_ros.backends import BackendUnavailable, ModelError
+from ddvlm_ros.engine import EmotionEngine, EngineSettings, Model
+from ddvlm_ros.memory import pin_mmap_threshold, release_free_memory
+from ddvlm_ros.node_params import PARAMS, check_values
+from ddvlm_ros.runtime_model import resolve_model_dir
+
+# EmotionNode methods that only use the state set up in on_configure (no super() calls inside)
+_BORROWED = (
+    "_on_set_parameters",
+    "_after_set_parameters",
+    "_make_visual_timer",
+    "_on_image",
+    "_on_raw_image",
+    "_count_refused",
+    "_queue_frame",
+    "_vision_loop",
+    "_on_transcripts_lost",
+    "_release_held",
+    "_publish",
+    "_on_reset_context",
+    "_publish_diagnostics",
+    "_vision_rates",
+    "_release_memory_after_stream",
+)
+
+
+class LifecycleEmotionNode(LifecycleNode):
+    """See the module docstring for what each transition does."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__("emotion_node", **kwargs)
+        for spec in PARAMS:
+            self.declare_parameter(spec.name, spec.default, spec.descriptor())
+        self._p = {spec.name: self.get_parameter(spec.name).value for spec in PARAMS}
+        check_values(self._p)
+        self.engine: EmotionEngine | None = None
+        self._active = False
+        self._ignored = {"transcripts_ignored_inactive": 0, "images_ignored_inactive": 0}
+        self._subscriptions_made: list = []
+        self._configured_handles: list = []
+        self.add_on_set_parameters_callback(self._on_set_parameters_any_state)
+        self.add_post_set_parameters_callback(self._after_set_parameters_any_state)
+
+    # ---- parameters: validated in every state; the engine checks and applies them once it exists ------
+    def _on_set_parameters_any_state(self, params):
+        if self.engine is None:
+            from rcl_interfaces.msg import SetParametersResult
+
+            values = {p.name: p.value for p in params if p.name in self._p}
+            try:
+                check_values(values)
+            except ValueError as err:
+                return SetParametersResult(successful=False, reason=str(err))
+            return SetParametersResult(successful=True)
+        return self._on_set_parameters(params)
+
+    def _after_set_parameters_any_state(self, params) -> None:
+        if self.engine is None:
+            self._p.update({p.name: p.value for p in params if p.name in self._p})
+            return
+        self._after_set_parameters(params)
+
+    # ---- transitions ------------------------------------------------------------------------------
+    def on_configure(self, state: State) -> TransitionCallbackReturn:
+        try:
+            pin_mmap_threshold()
+            self.model_dir = resolve_model_dir(self._p["model_dir"])
+            p = self._p
+            model = Model.load(self.model_dir, p["backend"], p["threads"], self.get_logger(), p["precision"])
+        except (FileNotFoundError, ValueError, ModelError, BackendUnavailable) as err:
+            self.get_logger().error(f"configure failed: {err}")
+            return TransitionCallbackReturn.FAILURE
+        self.engine = EmotionEngine(
+            model,
+            EngineSettings.from_values(self._p),
+            now_ns=lambda: self.get_clock().now().nanoseconds,
+            logger=self.get_logger(),
+        )
+        for name, count in self._ignored.items():
+            if count:
+                self.engine.count(name, count)
+        self._stats_lock = threading.Lock()
+        self._latency_ms: deque[float] = deque(maxlen=2000)
+        self._inference_ms: deque[float] = deque(maxlen=2000)
+        self._rates = {"image": adapter.RateMeter(), "transcript": adapter.RateMeter(),
+                       "emotion": adapter.RateMeter()}
+        self._vision_window: deque = deque()
+        self._last_image_s = float("-inf")
+        self._frames_since_trim = False
+        reliable = QoSProfile(depth=self._p["transcript_queue_size"], reliability=ReliabilityPolicy.RELIABLE)
+        self._pub = self.create_publisher(EmotionState, "emotion", reliable)
+        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._release_timer = self.create_timer(adapter.RELEASE_PERIOD_S, self._release_held)
+        self._release_timer.cancel()
+        self._visual_timer = None
+        self._configured_handles = [
+            self._pub,
+            self._diag_pub,
+            self._release_timer,
+            self.create_service(Trigger, "~/reset_context", self._on_reset_context),
+            self.create_timer(1.0, self._publish_diagnostics),
+        ]
+        self._vision_queue: queue.Queue = queue.Queue(maxsize=1)
+        self._vision_stop = threading.Event()
+        self._vision_thread = threading.Thread(target=self._vision_loop, name="vision", daemon=True)
+        self._vision_thread.start()
+        self.get_logger().info(
+            f"configured: model {model.name} on {model.backend.name} from {self.model_dir}"
+        )
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: State) -> TransitionCallbackReturn:
+        if not self._subscriptions_made:
+            self._make_subscriptions()
+        self._make_visual_timer()
+        self._active = True
+        self.get_logger().info(
+            f"active: {self.resolve_topic_name('image')}, {self.resolve_topic_name('transcript')} → "
+            f"{self.resolve_topic_name('emotion')}"
+        )
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: State) -> TransitionCallbackReturn:
+        self._active = False
+        if self._visual_timer is not None:
+            self.destroy_timer(self._visual_timer)
+            self._visual_timer = None
+        if self.engine is not None and self.engine.held:
+            self._publish(self.engine.flush())  # what was accepted while active is still answered
+        self.get_logger().info("inactive: transcripts and images are counted, not answered")
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: State) -> TransitionCallbackReturn:
+        self._teardown()
+        self.get_logger().info("cleaned up: model freed")
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: State) -> TransitionCallbackReturn:
+        self._active = False
+        self._teardown()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _make_subscriptions(self) -> None:
+        transcript_qos = QoSProfile(
+            depth=1, history=HistoryPolicy.KEEP_ALL, reliability=ReliabilityPolicy.RELIABLE
+        )
+        image_qos = QoSProfile(
+            depth=self._p["image_queue_size"],
+            reliability=qos_profile_sensor_data.reliability,
+            durability=qos_profile_sensor_data.durability,
+            history=qos_profile_sensor_data.history,
+        )
+        subs = [
+            self.create_subscription(Image, "image", self._gate_raw_image, image_qos, raw=True),
+            self.create_subscription(
+                Transcript, "transcript", self._gate_transcript, transcript_qos,
+                event_callbacks=SubscriptionEventCallbacks(message_lost=self._on_transcripts_lost),
+            ),
+        ]
+        if self._p["use_compressed"]:
+            subs.append(
+                self.create_subscription(CompressedImage, "image/compressed", self._gate_image, image_qos)
+            )
+        self._subscriptions_made = subs
+
+    def _teardown(self) -> None:
+        for sub in self._subscriptions_made:
+            self.destroy_subscription(sub)
+        self._subscriptions_made = []
+        if getattr(self, "_visual_timer", None) is not None:
+            self.destroy_timer(self._visual_timer)
+            self._visual_timer = None
+        if self.engine is None:
+            return
+        if self.engine.held:
+            self._publish(self.engine.flush())
+        self._vision_stop.set()
+        self._vision_thread.join(timeout=5.0)
+        for handle in self._configured_handles:
+            if hasattr(handle, "timer_period_ns"):
+                self.destroy_timer(handle)
+            elif hasattr(handle, "srv_type"):
+                self.destroy_service(handle)
+            else:
+                self.destroy_publisher(handle)
+        self._configured_handles = []
+        self._ignored = {name: self.engine.counts.get(name, 0) for name in self._ignored}
+        self.engine = None
+        gc.collect()
+        release_free_memory()
+
+    # ---- gates: answer only while active ----------------------------------------------------------
+    def _ignore(self, name: str) -> bool:
+        if self._active and self.engine is not None:
+            return False
+        if self.engine is not None:
+            self.engine.count(name)
+        else:
+            self._ignored[name] += 1
+        return True
+
+    def _gate_transcript(self, msg: Transcript) -> None:
+        if not self._ignore("transcripts_ignored_inactive"):
+            self._on_transcript(msg)
+
+    def _gate_image(self, msg: CompressedImage) -> None:
+        if not self._ignore("images_ignored_inactive"):
+            self._on_image(msg)
+
+    def _gate_raw_image(self, data: bytes) -> None:
+        if not self._ignore("images_ignored_inactive"):
+            self._on_raw_image(data)
+
+    def _on_transcript(self, msg: Transcript) -> None:
+        adapter.EmotionNode._on_transcript(self, msg)
+
+    def _on_visual_timer(self) -> None:
+        if self._active:  # no visual-only answers while inactive either
+            adapter.EmotionNode._on_visual_timer(self)
+
+
+for _name in _BORROWED:
+    setattr(LifecycleEmotionNode, _name, getattr(adapter.EmotionNode, _name))
+
+
+def main(args: list[str] | None = None) -> int:
+    """Entry point of emotion_lifecycle_node: starts unconfigured; `ros2 lifecycle set` (or the launch
+    file's autostart) moves it on. SIGINT/SIGTERM end it cleanly, as emotion_node's main does."""
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        node = LifecycleEmotionNode()
+    except ValueError as err:
+        rclpy.logging.get_logger("emotion_node").fatal(f"cannot start: {err}")
+        rclpy.try_shutdown()
+        return 1
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    try:
+        while not stop.is_set() and rclpy.ok():
+            executor.spin_once(timeout_sec=0.1)
+    except ExternalShutdownException:
+        pass
+    finally:
+        node.get_logger().info("shutting down")
+        node._active = False
+        node._teardown()
+        executor.shutdown(timeout_sec=10.0)
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""emotion_node as a managed lifecycle node, launched with `ros2 launch ddvlm_ros emotion.launch.py
+lifecycle:=true` and driven with `ros2 lifecycle set/get` over loopback DDS: configure loads the model,
+activate answers, deactivate stops answering (counted in /diagnostics), cleanup frees the model;
+autostart (default true) gives a working node without lifecycle tooling."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from diagnostic_msgs.msg import DiagnosticArray
+from test_launch_emotion import launch_available
+from test_node_harness import LIGHT_ENV, ROOT, Probe, model_dir, transcript_msg
+
+pytestmark = [pytest.mark.dds, pytest.mark.slow, pytest.mark.timeout(240)]
+NODE = "/LC/emotion_node"
+
+
+def ros2(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["ros2", *args], capture_output=True, text=True, timeout=90, cwd=ROOT)
+
+
+def _launch(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen, object]:
+    reason = launch_available()
+    if reason:
+        pytest.skip(reason)
+    if not (ROOT / "install" / "lib" / "ddvlm_ros" / "emotion_lifecycle_node").exists():
+        pytest.skip("emotion_lifecycle_node is not installed; run scripts/setup.sh")
+    log = open(tmp_path / "launch.log", "w")  # noqa: SIM115 - closed by _stop
+    proc = subprocess.Popen(
+        ["ros2", "launch", "ddvlm_ros", "emotion.launch.py", f"model_dir:={model_dir()}", "namespace:=/LC",
+         "lifecycle:=true", *extra],
+        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **LIGHT_ENV}, cwd=ROOT, start_new_session=True,
+    )
+    return proc, log
+
+
+def _stop(proc: subprocess.Popen, log: object, tmp_path: Path) -> str:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+    log.close()
+    return (tmp_path / "launch.log").read_text()
+
+
+def _state(timeout: float = 60.0) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = ros2("lifecycle", "get", NODE, "--timeout", "3")
+        if result.returncode == 0 or time.monotonic() > deadline:
+            return result.stdout.strip()
+
+
+def _answers(probe: Probe, pub, moods: list, utterance: str) -> bool:
+    before = len(moods)
+    pub.publish(transcript_msg("c1", utterance, "We did it!", probe.now_ns(), 0))
+    return probe.spin_until(lambda: len(moods) > before, 8)
+
+
+def test_managed_transitions_over_dds(tmp_path: Path, ros_domain: int) -> None:
+    proc, log = _launch(tmp_path, "autostart:=false")
+    probe = Probe(namespace="/LC")
+    diagnostics: list[DiagnosticArray] = []
+    probe.node.create_subscription(DiagnosticArray, "/diagnostics", diagnostics.append, 10)
+    pub, moods = probe.transcripts, probe.emotions
+    try:
+        assert _state() == "unconfigured [1]", _stop(proc, log, tmp_path)[-3000:]
+        assert pub.get_subscription_count() == 0  # nothing subscribed before activation
+        set_ = ros2("lifecycle", "set", NODE, "configure")
+        assert set_.stdout.strip() == "Transitioning successful", set_.stderr
+        assert _state() == "inactive [2]"
+        assert ros2("lifecycle", "set", NODE, "activate").returncode == 0
+        assert _state() == "active [3]"
+        assert probe.spin_until(lambda: pub.get_subscription_count() > 0 and
+                                probe.emotion_sub.get_publisher_count() > 0, 30)
+        probe.spin_until(lambda: False, 0.5)
+        assert _answers(probe, pub, moods, "u1"), "active node did not answer"
+        assert ros2("lifecycle", "set", NODE, "deactivate").returncode == 0
+        assert _state() == "inactive [2]"
+        assert not _answers(probe, pub, moods, "u2"), "inactive node answered"
+
+        def ignored() -> int:
+            for array in diagnostics:
+                for status in array.status:
+                    for kv in status.values:
+                        if kv.key == "count.transcripts_ignored_inactive":
+                            return int(kv.value)
+            return 0
+
+        assert probe.spin_until(lambda: ignored() >= 1, 5), "ignored transcript not counted"
+        assert ros2("lifecycle", "set", NODE, "activate").returncode == 0
+        assert _answers(probe, pub, moods, "u3"), "re-activated node did not answer"
+        assert ros2("lifecycle", "set", NODE, "deactivate").returncode == 0
+        assert ros2("lifecycle", "set", NODE, "cleanup").returncode == 0
+        assert _state() == "unconfigured [1]"
+    finally:
+        probe.close()
+        output = _stop(proc, log, tmp_path)
+    assert "model freed" in output and proc.returncode == 0, output[-3000:]
+
+
+def test_autostart_default_gives_an_answering_node(tmp_path: Path, ros_domain: int) -> None:
+    proc, log = _launch(tmp_path)
+    probe = Probe(namespace="/LC")
+    try:
+        assert probe.spin_until(lambda: probe.transcripts.get_subscription_count() > 0 and
+                                probe.emotion_sub.get_publisher_count() > 0, 90), \
+            _stop(proc, log, tmp_path)[-3000:]
+        assert _state() == "active [3]"
+        probe.spin_until(lambda: False, 0.5)
+        assert _answers(probe, probe.transcripts, probe.emotions, "u1")
+    finally:
+        probe.close()
+        output = _stop(proc, log, tmp_path)
+    assert proc.returncode == 0, output[-3000:]
