@@ -47,6 +47,7 @@ setup(
             "emotion_lifecycle_node = ddvlm_ros.lifecycle_node:main",
             "ddvlm-train = ddvlm_ros.training.train:main",
             "ddvlm-eval = ddvlm_ros.training.evaluate:main",
+            "ddvlm-eval-faces = ddvlm_ros.face_eval:main",
             "ddvlm-export = ddvlm_ros.training.export:main",
             "ddvlm-bag = ddvlm_ros.replay.cli:main",
         ],
