@@ -116,8 +116,11 @@ class LifecycleEmotionNode(LifecycleNode):
         self._stats_lock = threading.Lock()
         self._latency_ms: deque[float] = deque(maxlen=2000)
         self._inference_ms: deque[float] = deque(maxlen=2000)
-        self._rates = {"image": adapter.RateMeter(), "transcript": adapter.RateMeter(),
-                       "emotion": adapter.RateMeter()}
+        self._rates = {
+            "image": adapter.RateMeter(),
+            "transcript": adapter.RateMeter(),
+            "emotion": adapter.RateMeter(),
+        }
         self._vision_window: deque = deque()
         self._last_image_s = float("-inf")
         self._frames_since_trim = False
@@ -187,7 +190,10 @@ class LifecycleEmotionNode(LifecycleNode):
         subs = [
             self.create_subscription(Image, "image", self._gate_raw_image, image_qos, raw=True),
             self.create_subscription(
-                Transcript, "transcript", self._gate_transcript, transcript_qos,
+                Transcript,
+                "transcript",
+                self._gate_transcript,
+                transcript_qos,
                 event_callbacks=SubscriptionEventCallbacks(message_lost=self._on_transcripts_lost),
             ),
         ]

@@ -32,9 +32,21 @@ def _launch(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen, object]:
         pytest.skip("emotion_lifecycle_node is not installed; run scripts/setup.sh")
     log = open(tmp_path / "launch.log", "w")  # noqa: SIM115 - closed by _stop
     proc = subprocess.Popen(
-        ["ros2", "launch", "ddvlm_ros", "emotion.launch.py", f"model_dir:={model_dir()}", "namespace:=/LC",
-         "lifecycle:=true", *extra],
-        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **LIGHT_ENV}, cwd=ROOT, start_new_session=True,
+        [
+            "ros2",
+            "launch",
+            "ddvlm_ros",
+            "emotion.launch.py",
+            f"model_dir:={model_dir()}",
+            "namespace:=/LC",
+            "lifecycle:=true",
+            *extra,
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **LIGHT_ENV},
+        cwd=ROOT,
+        start_new_session=True,
     )
     return proc, log
 
@@ -79,8 +91,9 @@ def test_managed_transitions_over_dds(tmp_path: Path, ros_domain: int) -> None:
         assert _state() == "inactive [2]"
         assert ros2("lifecycle", "set", NODE, "activate").returncode == 0
         assert _state() == "active [3]"
-        assert probe.spin_until(lambda: pub.get_subscription_count() > 0 and
-                                probe.emotion_sub.get_publisher_count() > 0, 30)
+        assert probe.spin_until(
+            lambda: pub.get_subscription_count() > 0 and probe.emotion_sub.get_publisher_count() > 0, 30
+        )
         probe.spin_until(lambda: False, 0.5)
         assert _answers(probe, pub, moods, "u1"), "active node did not answer"
         assert ros2("lifecycle", "set", NODE, "deactivate").returncode == 0
@@ -111,9 +124,12 @@ def test_autostart_default_gives_an_answering_node(tmp_path: Path, ros_domain: i
     proc, log = _launch(tmp_path)
     probe = Probe(namespace="/LC")
     try:
-        assert probe.spin_until(lambda: probe.transcripts.get_subscription_count() > 0 and
-                                probe.emotion_sub.get_publisher_count() > 0, 90), \
-            _stop(proc, log, tmp_path)[-3000:]
+        assert probe.spin_until(
+            lambda: (
+                probe.transcripts.get_subscription_count() > 0 and probe.emotion_sub.get_publisher_count() > 0
+            ),
+            90,
+        ), _stop(proc, log, tmp_path)[-3000:]
         assert _state() == "active [3]"
         probe.spin_until(lambda: False, 0.5)
         assert _answers(probe, probe.transcripts, probe.emotions, "u1")

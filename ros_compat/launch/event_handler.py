@@ -47,8 +47,11 @@ class BaseEventHandler:
         return "<matcher>"
 
     def describe(self) -> tuple[str, list[LaunchDescriptionEntity]]:
-        return f"{type(self).__name__}(matcher='{self.matcher_description}', "\
-            f"handler='{self.handler_description}', handle_once={self.handle_once})", []
+        return (
+            f"{type(self).__name__}(matcher='{self.matcher_description}', "
+            f"handler='{self.handler_description}', handle_once={self.handle_once})",
+            [],
+        )
 
     def matches(self, event: Event) -> bool:
         return bool(self.__matcher(event))

@@ -5,7 +5,6 @@ builders maps tags to actions; an unknown tag or attribute is an error naming it
 from __future__ import annotations
 
 import os
-import shlex
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from typing import Any
@@ -73,8 +72,10 @@ def _from_yaml(type_name: str, body: Any) -> FrontendEntity:
     for key, value in body.items():
         if key == "children":
             children += [_yaml_item(item) for item in value or []]
-        elif key.replace("-", "_") in _YAML_CHILD_KEYS and isinstance(value, list) and (
-            not value or isinstance(value[0], dict)
+        elif (
+            key.replace("-", "_") in _YAML_CHILD_KEYS
+            and isinstance(value, list)
+            and (not value or isinstance(value[0], dict))
         ):
             children += [_from_yaml(key, item) for item in value]
         elif isinstance(value, bool):
@@ -216,10 +217,12 @@ def _node_kwargs(entity: FrontendEntity) -> dict[str, Any]:
     )
     args = entity.get("args")
     if args is not None:
-        kwargs["arguments"] = [_subst(a) for a in shlex.split(args)] if isinstance(args, str) else _subst(args)
+        kwargs["arguments"] = (
+            [_subst(a) for a in split_command(args)] if isinstance(args, str) else _subst(args)
+        )
     ros_args = entity.get("ros_args")
     if ros_args is not None:
-        kwargs["ros_arguments"] = [_subst(a) for a in shlex.split(ros_args)]
+        kwargs["ros_arguments"] = [_subst(a) for a in split_command(ros_args)]
     return kwargs
 
 
@@ -250,12 +253,55 @@ def _build_lifecycle_node(e: FrontendEntity) -> Action:
     return LifecycleNode(autostart=_bool(e, "autostart", False), **kwargs, **_condition(e))
 
 
+def split_command(text: str) -> list[str]:
+    """Split a command line on whitespace like a shell (quotes group, and are removed), keeping each
+    $(...) substitution whole even when it contains spaces."""
+    words: list[str] = []
+    current: list[str] = []
+    quote: str | None = None
+    depth = 0
+    started = False
+    i = 0
+    while i < len(text):
+        char = text[i]
+        if text.startswith("$(", i):
+            depth += 1
+            current.append("$(")
+            started = True
+            i += 2
+            continue
+        if depth:
+            depth += char == "("
+            depth -= char == ")"
+            current.append(char)
+        elif quote:
+            if char == quote:
+                quote = None
+            else:
+                current.append(char)
+        elif char in "'\"":
+            quote, started = char, True
+        elif char.isspace():
+            if started:
+                words.append("".join(current))
+                current, started = [], False
+        else:
+            current.append(char)
+            started = True
+        i += 1
+    if quote or depth:
+        raise FrontendError(f"unbalanced quote or $( in command {text!r}")
+    if started:
+        words.append("".join(current))
+    return words
+
+
 def _build_executable(e: FrontendEntity) -> Action:
     from .actions import ExecuteProcess
 
     cmd = e.require("cmd")
     return ExecuteProcess(
-        cmd=[_subst(part) for part in shlex.split(cmd)],
+        cmd=[_subst(part) for part in split_command(cmd)],
         name=_opt(e, "name"),
         shell=_bool(e, "shell", False),
         **_process_kwargs(e),
@@ -338,7 +384,9 @@ def _builders() -> dict[str, Callable[[FrontendEntity], Action]]:
 
     return {
         "arg": _build_arg,
-        "let": lambda e: la.SetLaunchConfiguration(e.require("name"), _subst(e.require("value")), **_condition(e)),
+        "let": lambda e: la.SetLaunchConfiguration(
+            e.require("name"), _subst(e.require("value")), **_condition(e)
+        ),
         "node": _build_node,
         "lifecycle_node": _build_lifecycle_node,
         "executable": _build_executable,
@@ -346,17 +394,25 @@ def _builders() -> dict[str, Callable[[FrontendEntity], Action]]:
         "group": _build_group,
         "timer": _build_timer,
         "log": lambda e: la.LogInfo(msg=_subst(e.require("message")), **_condition(e)),
-        "set_env": lambda e: la.SetEnvironmentVariable(_subst(e.require("name")), _subst(e.require("value")),
-                                                       **_condition(e)),
+        "set_env": lambda e: la.SetEnvironmentVariable(
+            _subst(e.require("name")), _subst(e.require("value")), **_condition(e)
+        ),
         "unset_env": lambda e: la.UnsetEnvironmentVariable(_subst(e.require("name")), **_condition(e)),
         "append_env": lambda e: la.AppendEnvironmentVariable(
-            _subst(e.require("name")), _subst(e.require("value")),
-            prepend=_bool(e, "prepend", False), separator=e.get("separator", os.pathsep), **_condition(e)),
+            _subst(e.require("name")),
+            _subst(e.require("value")),
+            prepend=_bool(e, "prepend", False),
+            separator=e.get("separator", os.pathsep),
+            **_condition(e),
+        ),
         "push_ros_namespace": lambda e: PushROSNamespace(_subst(e.require("namespace")), **_condition(e)),
         "push_namespace": lambda e: PushROSNamespace(_subst(e.require("namespace")), **_condition(e)),
-        "set_parameter": lambda e: SetParameter(e.require("name"), _subst(e.require("value")), **_condition(e)),
-        "set_parameters_from_file": lambda e: SetParametersFromFile(_subst(e.require("filename")),
-                                                                    **_condition(e)),
+        "set_parameter": lambda e: SetParameter(
+            e.require("name"), _subst(e.require("value")), **_condition(e)
+        ),
+        "set_parameters_from_file": lambda e: SetParametersFromFile(
+            _subst(e.require("filename")), **_condition(e)
+        ),
         "set_remap": lambda e: SetRemap(_subst(e.require("from")), _subst(e.require("to")), **_condition(e)),
         "shutdown": lambda e: la.Shutdown(reason=e.get("reason", "reason not given"), **_condition(e)),
         "node_container": _build_container,

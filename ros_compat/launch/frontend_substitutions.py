@@ -61,7 +61,7 @@ _BUILDERS: dict[str, tuple[int, int, Callable[[list[Parts]], Substitution]]] = {
     "var": (1, 2, lambda a: LaunchConfiguration(a[0], default=_optional(a, 1, None))),
     "env": (1, 2, lambda a: EnvironmentVariable(a[0], default_value=_optional(a, 1, None))),
     "optenv": (1, 2, lambda a: EnvironmentVariable(a[0], default_value=_optional(a, 1, ""))),
-    "eval": (1, 1, lambda a: PythonExpression(a[0])),
+    "eval": (1, 2, lambda a: PythonExpression(a[0], a[1]) if len(a) > 1 else PythonExpression(a[0])),
     "dirname": (0, 0, lambda a: ThisLaunchFileDir()),
     "filename": (0, 0, lambda a: ThisLaunchFile()),
     "anon": (1, 1, lambda a: AnonName(a[0])),
@@ -107,7 +107,7 @@ class _Parser:
         name_end = self.pos
         while name_end < len(self.text) and (self.text[name_end].isalnum() or self.text[name_end] in "-_"):
             name_end += 1
-        name = self.text[self.pos:name_end]
+        name = self.text[self.pos : name_end]
         self.pos = name_end
         args: list[Parts] = []
         while True:
@@ -123,7 +123,9 @@ class _Parser:
             raise FrontendSyntaxError(f"unknown substitution '$({name} ...)' in {self.text!r}")
         low, high, build = _BUILDERS[name]
         if not low <= len(args) <= high:
-            raise FrontendSyntaxError(f"$({name}) takes {low}..{high} arguments, got {len(args)} in {self.text!r}")
+            raise FrontendSyntaxError(
+                f"$({name}) takes {low}..{high} arguments, got {len(args)} in {self.text!r}"
+            )
         return build(args)
 
     def argument(self) -> Parts:

@@ -75,7 +75,8 @@ class LaunchContext:
         if not forwarding:
             # upstream keeps the ROS scoping settings (namespace, global params, remaps) when not forwarding
             self.launch_configurations = {
-                k: v for k, v in self.launch_configurations.items()
+                k: v
+                for k, v in self.launch_configurations.items()
                 if k in ("ros_namespace", "global_params", "ros_remaps")
             }
         try:

@@ -8,9 +8,8 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     import rclpy
-    from rclpy.executors import ExternalShutdownException
-
     from launch_ros.actions.composable_nodes import UnsupportedComposableNodeError, resolve_python_plugin
+    from rclpy.executors import ExternalShutdownException
 
     args = list(sys.argv[1:] if argv is None else argv)
     if not args:

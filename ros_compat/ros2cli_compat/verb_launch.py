@@ -123,8 +123,6 @@ def main(args: argparse.Namespace) -> int:
         return 1
     service = LaunchService(argv=launch_arguments, noninteractive=args.noninteractive, debug=args.debug)
     service.include_launch_description(
-        IncludeLaunchDescription(
-            AnyLaunchDescriptionSource(os.path.abspath(path)), launch_arguments=parsed
-        )
+        IncludeLaunchDescription(AnyLaunchDescriptionSource(os.path.abspath(path)), launch_arguments=parsed)
     )
     return service.run()

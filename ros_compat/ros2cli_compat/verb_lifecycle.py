@@ -75,8 +75,9 @@ def _available(node: Node, target: str, timeout: float, all_transitions: bool) -
     from lifecycle_msgs.srv import GetAvailableTransitions
 
     service = "get_transition_graph" if all_transitions else "get_available_transitions"
-    response = _call(node, GetAvailableTransitions, f"{target}/{service}",
-                     GetAvailableTransitions.Request(), timeout)
+    response = _call(
+        node, GetAvailableTransitions, f"{target}/{service}", GetAvailableTransitions.Request(), timeout
+    )
     return list(response.available_transitions)
 
 
@@ -120,8 +121,10 @@ def main(args: argparse.Namespace) -> int:
             return 0
         if args.lifecycle_verb == "list":
             for t in _available(node, _fqn(args.node_name), args.timeout, args.all):
-                print(f"- {t.transition.label} [{t.transition.id}]\n\tStart: {t.start_state.label}"
-                      f"\n\tGoal: {t.goal_state.label}")
+                print(
+                    f"- {t.transition.label} [{t.transition.id}]\n\tStart: {t.start_state.label}"
+                    f"\n\tGoal: {t.goal_state.label}"
+                )
             return 0
         return _set(node, _fqn(args.node_name), args.transition, args.timeout)
     except LookupError as exc:

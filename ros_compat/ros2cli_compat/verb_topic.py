@@ -46,14 +46,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="wait for N matching subscriptions (default 1 with --once/--times, else 0)",
     )
     pub.add_argument("--max-wait-time-secs", type=_positive_float, default=None)
-    pub.add_argument("--keep-alive", type=_positive_float, default=0.1, metavar="N",
-                     help="keep the node alive N seconds after the last message")
+    pub.add_argument(
+        "--keep-alive",
+        type=_positive_float,
+        default=0.1,
+        metavar="N",
+        help="keep the node alive N seconds after the last message",
+    )
     pub.add_argument("-n", "--node-name", default=None, help="name of the publishing node")
     pub.add_argument("--qos-profile", choices=sorted(_QOS_PROFILES), default="default")
     pub.add_argument("--qos-depth", type=int, default=-1)
     pub.add_argument("--qos-history", choices=["keep_last", "keep_all", "system_default"], default=None)
     pub.add_argument("--qos-reliability", choices=["reliable", "best_effort", "system_default"], default=None)
-    pub.add_argument("--qos-durability", choices=["transient_local", "volatile", "system_default"], default=None)
+    pub.add_argument(
+        "--qos-durability", choices=["transient_local", "volatile", "system_default"], default=None
+    )
     hz = sub.add_parser("hz", help="Print the average publishing rate")
     hz.add_argument("topic_name")
     hz.add_argument("--window", "-w", type=int, default=10000)
@@ -217,8 +224,10 @@ def _pub(node: Node, args: argparse.Namespace) -> int:
             node.destroy_publisher(publisher)
             publisher = node.create_publisher(msg_class, topic, qos)
             if not warned:
-                print("publisher: a transient_local subscription is waiting: publishing transient_local",
-                      file=sys.stderr)
+                print(
+                    "publisher: a transient_local subscription is waiting: publishing transient_local",
+                    file=sys.stderr,
+                )
                 warned = True
         rclpy.spin_once(node, timeout_sec=0.05)
     print("publisher: beginning loop", flush=True)

@@ -33,7 +33,7 @@ ROS_COMPAT = HERE.parent
 REPO = ROS_COMPAT.parent
 RUN_LIMIT_S = 30.0
 
-STUB_NODE = r'''
+STUB_NODE = r"""
 import os, re, sys, time
 import rclpy
 from rclpy.executors import ExternalShutdownException
@@ -71,7 +71,7 @@ try:
 except (KeyboardInterrupt, ExternalShutdownException):
     pass
 print(f"stub {node.get_name()} done", flush=True)
-'''
+"""
 
 STUB_XACRO = "import sys\nprint(open(sys.argv[1]).read())\n"
 
@@ -189,7 +189,12 @@ def run_one(path: Path, env: dict[str, str]) -> Result:
     cmd = [sys.executable, str(path)] if script else ["ros2", "launch", str(path)]
     start = time.monotonic()
     proc = subprocess.Popen(
-        cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cmd,
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         start_new_session=True,
     )
     interrupted = False
@@ -252,11 +257,15 @@ def main() -> int:
         results = run_all(Path(tmp), domain)
     print(f"{'file':<92} {'load':>4} {'clean':>5} {'rc':>4} {'s':>5}  reason")
     for r in results:
-        print(f"{r.file:<92} {'yes' if r.loads else 'no':>4} {'yes' if r.clean_exit else 'no':>5} "
-              f"{str(r.returncode):>4} {r.seconds:>5}  {r.reason}")
+        print(
+            f"{r.file:<92} {'yes' if r.loads else 'no':>4} {'yes' if r.clean_exit else 'no':>5} "
+            f"{str(r.returncode):>4} {r.seconds:>5}  {r.reason}"
+        )
     totals = summary(results)
-    print(f"\nload {totals['load']}/{totals['files']}, clean exit {totals['clean_exit']}/{totals['files']} "
-          f"({100 * totals['clean_exit_rate']:.0f} %)  by format: {totals['by_format']}")
+    print(
+        f"\nload {totals['load']}/{totals['files']}, clean exit {totals['clean_exit']}/{totals['files']} "
+        f"({100 * totals['clean_exit_rate']:.0f} %)  by format: {totals['by_format']}"
+    )
     out = REPO / "benchmarks" / "results" / "real_launch_files.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"summary": totals, "results": [asdict(r) for r in results]}, indent=2) + "\n")

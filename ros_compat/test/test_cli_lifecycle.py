@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-NODE = r'''
+NODE = r"""
 import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
@@ -33,7 +33,7 @@ try:
     rclpy.spin(node)
 except (KeyboardInterrupt, ExternalShutdownException):
     pass
-'''
+"""
 
 
 def ros2(*args: str) -> subprocess.CompletedProcess[str]:
@@ -79,4 +79,6 @@ def test_lifecycle_get_set_list_nodes(managed: None) -> None:
 
 def test_lifecycle_get_of_a_missing_node_is_a_message(ros_domain: int) -> None:
     result = ros2("lifecycle", "get", "/nobody", "--timeout", "1")
-    assert result.returncode == 1 and "Traceback" not in result.stderr and "/nobody/get_state" in result.stderr
+    assert (
+        result.returncode == 1 and "Traceback" not in result.stderr and "/nobody/get_state" in result.stderr
+    )

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-NODE = r'''
+NODE = r"""
 import rclpy
 import rclpy.executors
 from rcl_interfaces.msg import SetParametersResult
@@ -27,7 +27,7 @@ try:
     rclpy.spin(node)
 except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
     pass
-'''
+"""
 
 
 def ros2(*args: str) -> subprocess.CompletedProcess[str]:

@@ -17,7 +17,9 @@ def echo_once_while_publishing(topic: str, msg_type: str, values: str) -> dict:
     time.sleep(1.0)
     pub = subprocess.run(
         ["ros2", "topic", "pub", "--times", "20", "-r", "5", topic, msg_type, values],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     out, err = echo.communicate(timeout=60)
     assert pub.returncode == 0, pub.stderr
@@ -46,7 +48,9 @@ def test_pub_echo_transcript_nested_fields(ros_domain: int) -> None:
 def test_pub_rejects_unknown_field(ros_domain: int) -> None:
     result = subprocess.run(
         ["ros2", "topic", "pub", "--once", "/x", "std_msgs/msg/String", "{nope: 1}"],
-        capture_output=True, text=True, timeout=30,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert result.returncode == 1
     assert "no field 'nope'" in result.stderr
@@ -88,17 +92,51 @@ def test_pub_prints_every_message_and_honours_print_stdin_and_node_name(ros_doma
     """Upstream prints `publishing #N: <msg>` for every N-th message (-p N), reads --stdin values,
     and names its node with -n."""
     result = subprocess.run(
-        ["ros2", "topic", "pub", "-t", "3", "-r", "20", "-w", "0", "/counted", "std_msgs/msg/String", "{data: a}"],
-        capture_output=True, text=True, timeout=60,
+        [
+            "ros2",
+            "topic",
+            "pub",
+            "-t",
+            "3",
+            "-r",
+            "20",
+            "-w",
+            "0",
+            "/counted",
+            "std_msgs/msg/String",
+            "{data: a}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     assert [line.split(":")[0] for line in result.stdout.splitlines() if line.startswith("publishing")] == [
-        "publishing #1", "publishing #2", "publishing #3"
+        "publishing #1",
+        "publishing #2",
+        "publishing #3",
     ]
     result = subprocess.run(
-        ["ros2", "topic", "pub", "-t", "4", "-p", "2", "-r", "20", "-w", "0", "--stdin", "/counted",
-         "std_msgs/msg/String"],
-        input="data: from stdin\n", capture_output=True, text=True, timeout=60,
+        [
+            "ros2",
+            "topic",
+            "pub",
+            "-t",
+            "4",
+            "-p",
+            "2",
+            "-r",
+            "20",
+            "-w",
+            "0",
+            "--stdin",
+            "/counted",
+            "std_msgs/msg/String",
+        ],
+        input="data: from stdin\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stdout.splitlines() if line.startswith("publishing")]
@@ -109,7 +147,9 @@ def test_pub_prints_every_message_and_honours_print_stdin_and_node_name(ros_doma
         deadline = time.monotonic() + 20
         listing = ""
         while time.monotonic() < deadline and "/my_pub_node" not in listing:
-            listing = subprocess.run(["ros2", "node", "list"], capture_output=True, text=True, timeout=30).stdout
+            listing = subprocess.run(
+                ["ros2", "node", "list"], capture_output=True, text=True, timeout=30
+            ).stdout
         assert "/my_pub_node" in listing.splitlines(), listing
     finally:
         pub.terminate()
@@ -127,7 +167,9 @@ def test_pub_once_reaches_a_transient_local_subscriber(ros_domain: int) -> None:
     node = rclpy.create_node("latched_listener", context=context)
     got: list[str] = []
     node.create_subscription(
-        String, "/latched", lambda m: got.append(m.data),
+        String,
+        "/latched",
+        lambda m: got.append(m.data),
         QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL),
     )
     try:
@@ -140,8 +182,20 @@ def test_pub_once_reaches_a_transient_local_subscriber(ros_domain: int) -> None:
         assert got == ["latched"], (out, err)
         # an explicit --qos-durability is honoured as given (and then the wait is the user's choice)
         explicit = subprocess.run(
-            ["ros2", "topic", "pub", "--once", "--qos-durability", "transient_local", "/latched",
-             "std_msgs/msg/String", "{data: again}"], capture_output=True, text=True, timeout=60,
+            [
+                "ros2",
+                "topic",
+                "pub",
+                "--once",
+                "--qos-durability",
+                "transient_local",
+                "/latched",
+                "std_msgs/msg/String",
+                "{data: again}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert explicit.returncode == 0, explicit.stderr
     finally:
@@ -161,7 +215,9 @@ def _spin(node, context) -> None:
 def test_echo_bad_field_is_a_clear_error(ros_domain: int) -> None:
     result = subprocess.run(
         ["ros2", "topic", "echo", "--once", "--field", "nope", "/x", "std_msgs/msg/String"],
-        capture_output=True, text=True, timeout=30,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "Invalid field value 'nope'" in result.stderr and "data" in result.stderr

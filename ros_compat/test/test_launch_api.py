@@ -228,9 +228,8 @@ def test_node_errors_are_clear(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     with pytest.raises(RuntimeError, match="executable 'nope' not found"):
         Node(package="launch_test_pkg", executable="nope")._expand_cmd(_ctx())
     # upstream Node warns "Parameter file path is not a file" and leaves the file out
-    cmd = Node(package="launch_test_pkg", executable="param_talker", parameters=["/no/such.yaml"])._expand_cmd(
-        _ctx()
-    )
+    node = Node(package="launch_test_pkg", executable="param_talker", parameters=["/no/such.yaml"])
+    cmd = node._expand_cmd(_ctx())
     assert "--params-file" not in cmd
     with pytest.raises(TypeError):
         Node(package="launch_test_pkg", executable="param_talker", parameters={"a": 1})

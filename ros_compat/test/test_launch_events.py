@@ -61,11 +61,14 @@ def test_process_events_chain_in_order_and_exit_code_stays_zero(capsys: pytest.C
     second = ExecuteProcess(cmd=[PY, "-c", "raise SystemExit(4)"], output="screen", name="second")
     service = _service(
         [
-            RegisterEventHandler(OnProcessStart(target_action=first, on_start=[LogInfo(msg="first started")])),
+            RegisterEventHandler(
+                OnProcessStart(target_action=first, on_start=[LogInfo(msg="first started")])
+            ),
             RegisterEventHandler(OnProcessExit(target_action=first, on_exit=[second])),
             RegisterEventHandler(
                 OnProcessExit(
-                    target_action=second, on_exit=lambda event, ctx: LogInfo(msg=f"second gave {event.returncode}")
+                    target_action=second,
+                    on_exit=lambda event, ctx: LogInfo(msg=f"second gave {event.returncode}"),
                 )
             ),
             RegisterEventHandler(OnShutdown(on_shutdown=[LogInfo(msg="bye")])),
@@ -100,7 +103,9 @@ def test_opaque_function_sees_context_and_returns_actions(capsys: pytest.Capture
     def build(context: LaunchContext, suffix: str):
         return [LogInfo(msg=f"n={context.launch_configurations['n']}{suffix}")]
 
-    service = _service([DeclareLaunchArgument("n", default_value="3"), OpaqueFunction(function=build, args=["!"])])
+    service = _service(
+        [DeclareLaunchArgument("n", default_value="3"), OpaqueFunction(function=build, args=["!"])]
+    )
     assert service.run() == 0
     assert "n=3!" in capsys.readouterr().out
 
@@ -109,7 +114,9 @@ def test_computed_substitutions(tmp_path: Path) -> None:
     ctx = _ctx()
     ctx.launch_configurations.update({"n": "3", "flag": "True"})
     assert PythonExpression(["'", LaunchConfiguration("n"), "' * 2"]).perform(ctx) == "33"
-    assert PythonExpression(["sqrt(", LaunchConfiguration("n"), " * 3)"]).perform(ctx) == "3.0"  # math names bare
+    assert (
+        PythonExpression(["sqrt(", LaunchConfiguration("n"), " * 3)"]).perform(ctx) == "3.0"
+    )  # math names bare
     assert EqualsSubstitution(LaunchConfiguration("n"), 3).perform(ctx) == "true"
     assert EqualsSubstitution(LaunchConfiguration("flag"), True).perform(ctx) == "true"
     assert NotEqualsSubstitution(LaunchConfiguration("n"), "4").perform(ctx) == "true"
@@ -146,11 +153,17 @@ def test_argument_condition_is_honoured() -> None:
     assert service.run() == 1
 
 
-def test_scoped_ros_settings_reach_nodes_in_the_group_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_scoped_ros_settings_reach_nodes_in_the_group_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """SetParameter / SetRemap / PushROSNamespace apply to later Nodes of the same GroupAction."""
     make_ament_prefix(tmp_path, monkeypatch)
-    inside = Node(package="launch_test_pkg", executable="param_talker", name="t",
-                  parameters=[{"p": ParameterValue("5", value_type=str)}, Parameter("q", "2.5")])
+    inside = Node(
+        package="launch_test_pkg",
+        executable="param_talker",
+        name="t",
+        parameters=[{"p": ParameterValue("5", value_type=str)}, Parameter("q", "2.5")],
+    )
     outside = Node(package="launch_test_pkg", executable="param_talker", name="u")
     ctx = _ctx()
     group = GroupAction([PushROSNamespace("robot"), SetParameter("use_sim_time", True), SetRemap("a", "b")])
@@ -177,7 +190,8 @@ def test_show_args_lists_included_arguments_without_added_quotes(tmp_path: Path)
         "from launch import LaunchDescription\nfrom launch.actions import DeclareLaunchArgument\n"
         "from launch.substitutions import LaunchConfiguration\n"
         "def generate_launch_description():\n"
-        "    return LaunchDescription([DeclareLaunchArgument('child_arg', default_value='c', description='from child'),\n"
+        "    return LaunchDescription([\n"
+        "        DeclareLaunchArgument('child_arg', default_value='c', description='from child'),\n"
         "        DeclareLaunchArgument('given', default_value='g'),\n"
         "        DeclareLaunchArgument('derived', default_value=LaunchConfiguration('child_arg'))])\n",
     )
@@ -189,9 +203,12 @@ def test_show_args_lists_included_arguments_without_added_quotes(tmp_path: Path)
         "def generate_launch_description():\n"
         "    child = os.path.join(os.path.dirname(__file__), 'child.launch.py')\n"
         "    return LaunchDescription([DeclareLaunchArgument('top', default_value='t'),\n"
-        "        IncludeLaunchDescription(PythonLaunchDescriptionSource(child), launch_arguments={'given': 'x'}.items())])\n",
+        "        IncludeLaunchDescription(PythonLaunchDescriptionSource(child),\n"
+        "                                 launch_arguments={'given': 'x'}.items())])\n",
     )
-    out = subprocess.run(["ros2", "launch", "-s", str(parent)], env=child_env(), capture_output=True, text=True)
+    out = subprocess.run(
+        ["ros2", "launch", "-s", str(parent)], env=child_env(), capture_output=True, text=True
+    )
     assert out.returncode == 0, out.stderr
     assert "'top':" in out.stdout and "'child_arg':" in out.stdout and "from child" in out.stdout
     assert "'given':" not in out.stdout  # the include passes it
@@ -215,9 +232,11 @@ def test_composable_cpp_plugin_fails_with_a_clear_message(tmp_path: Path) -> Non
         "from launch_ros.actions import ComposableNodeContainer\n"
         "from launch_ros.descriptions import ComposableNode\n"
         "def generate_launch_description():\n"
-        "    return LaunchDescription([ComposableNodeContainer(name='c', namespace='', package='rclcpp_components',\n"
+        "    return LaunchDescription([ComposableNodeContainer(\n"
+        "        name='c', namespace='', package='rclcpp_components',\n"
         "        executable='component_container', composable_node_descriptions=[\n"
-        "            ComposableNode(package='image_proc', plugin='image_proc::RectifyNode', name='rectify')])])\n",
+        "            ComposableNode(package='image_proc', plugin='image_proc::RectifyNode',\n"
+        "                           name='rectify')])])\n",
     )
     proc = ros2("launch", str(path))
     out, _ = proc.communicate(timeout=60)
@@ -275,9 +294,11 @@ def test_python_composable_node_runs_as_its_own_process(tmp_path: Path, ros_doma
         "from launch_ros.descriptions import ComposableNode\n"
         "import sys\n"
         "def generate_launch_description():\n"
-        "    listen = ExecuteProcess(cmd=['ros2', 'topic', 'echo', '--once', '/robot/renamed', 'std_msgs/msg/String'],"
+        "    listen = ExecuteProcess(\n"
+        "        cmd=['ros2', 'topic', 'echo', '--once', '/robot/renamed', 'std_msgs/msg/String'],"
         " output='screen')\n"
-        "    return LaunchDescription([ComposableNodeContainer(name='c', namespace='robot', package='rclcpp_components',\n"
+        "    return LaunchDescription([ComposableNodeContainer(\n"
+        "        name='c', namespace='robot', package='rclcpp_components',\n"
         "        executable='component_container', composable_node_descriptions=[\n"
         "            ComposableNode(package='x', plugin='pycomp:Talker', name='comp', namespace='robot',\n"
         "                           parameters=[{'word': 'hi'}], remappings=[('chatter', 'renamed')])]),\n"
@@ -285,8 +306,9 @@ def test_python_composable_node_runs_as_its_own_process(tmp_path: Path, ros_doma
     )
     env = child_env()
     env["PYTHONPATH"] = f"{tmp_path}:{env['PYTHONPATH']}"
-    proc = subprocess.Popen(["ros2", "launch", str(path)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        ["ros2", "launch", str(path)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         out, _ = proc.communicate(timeout=90)
     finally:
@@ -312,13 +334,20 @@ def test_lifecycle_node_autostart_and_on_state_transition(
         "from launch_ros.actions import LifecycleNode\n"
         "from launch_ros.event_handlers import OnStateTransition\n"
         "def generate_launch_description():\n"
-        "    node = LifecycleNode(package='launch_test_pkg', executable='managed', name='managed', namespace='ns',"
+        "    node = LifecycleNode(package='launch_test_pkg', executable='managed', name='managed',\n"
+        "        namespace='ns',"
         " output='screen', autostart=True)\n"
         "    return LaunchDescription([RegisterEventHandler(OnStateTransition(target_lifecycle_node=node,\n"
-        "        goal_state='active', entities=[LogInfo(msg='node is active'), EmitEvent(event=Shutdown())])), node])\n",
+        "        goal_state='active',\n"
+        "        entities=[LogInfo(msg='node is active'), EmitEvent(event=Shutdown())])), node])\n",
     )
-    proc = subprocess.Popen(["ros2", "launch", str(path)], env=child_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        ["ros2", "launch", str(path)],
+        env=child_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         out, _ = proc.communicate(timeout=90)
     finally:

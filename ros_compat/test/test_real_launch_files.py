@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from real_launch_files import fixture_files, make_stub_prefix, run_one, _env
+from real_launch_files import _env, fixture_files, make_stub_prefix, run_one
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -38,7 +38,9 @@ def _fixture(name: str) -> Path:
 
 
 @pytest.mark.parametrize("name", SAMPLE)
-def test_public_launch_file_runs_to_a_clean_exit(name: str, stub_env: dict[str, str], ros_domain: int) -> None:
+def test_public_launch_file_runs_to_a_clean_exit(
+    name: str, stub_env: dict[str, str], ros_domain: int
+) -> None:
     result = run_one(_fixture(name), {**stub_env, "ROS_DOMAIN_ID": str(ros_domain)})
     assert result.loads and result.clean_exit, result
 

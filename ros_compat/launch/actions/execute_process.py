@@ -10,10 +10,10 @@ from typing import Any
 
 from .. import logging as launch_logging
 from ..action import Action, LaunchDescriptionEntity
+from ..events.process import ProcessExited, ProcessIO, ProcessStarted
 from ..launch_context import LaunchContext
 from ..process import RunningProcess
 from ..some_substitutions_type import SomeSubstitutionsType, evaluate
-from ..events.process import ProcessExited, ProcessIO, ProcessStarted
 from ..substitution import Substitution
 
 _COUNTERS: dict[str, itertools.count] = {}

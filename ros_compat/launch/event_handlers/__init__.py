@@ -26,7 +26,9 @@ def _action_matcher(target_action: Any) -> Callable[[Any], bool]:
     if isinstance(target_action, Iterable):
         targets = list(target_action)
         return lambda action: any(action is t for t in targets)
-    raise TypeError(f"target_action must be an action, a predicate or a list of actions, got {target_action!r}")
+    raise TypeError(
+        f"target_action must be an action, a predicate or a list of actions, got {target_action!r}"
+    )
 
 
 class OnActionEventBase(BaseEventHandler):

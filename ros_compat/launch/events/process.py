@@ -82,18 +82,22 @@ class SignalProcess(ProcessTargetedEvent):
 
 
 def matches_pid(pid: int) -> Callable[[Any], bool]:
-    return lambda action: getattr(action, "process_details", None) is not None and \
-        action.process_details.get("pid") == pid
+    return lambda action: (
+        getattr(action, "process_details", None) is not None and action.process_details.get("pid") == pid
+    )
 
 
 def matches_name(name: str) -> Callable[[Any], bool]:
-    return lambda action: getattr(action, "process_details", None) is not None and \
-        action.process_details.get("name") == name
+    return lambda action: (
+        getattr(action, "process_details", None) is not None and action.process_details.get("name") == name
+    )
 
 
 def matches_executable(executable_name: str) -> Callable[[Any], bool]:
-    return lambda action: getattr(action, "process_details", None) is not None and \
-        executable_name in " ".join(action.process_details.get("cmd", []))
+    return lambda action: (
+        getattr(action, "process_details", None) is not None
+        and executable_name in " ".join(action.process_details.get("cmd", []))
+    )
 
 
 __all__ = [

@@ -28,7 +28,9 @@ def load_python_launch_file(path: str) -> LaunchDescription:
     except (InvalidLaunchFileError, KeyboardInterrupt):
         raise
     except Exception as exc:
-        detail = f"{type(exc).__name__}: {exc}" if not isinstance(exc, ImportError | SyntaxError) else str(exc)
+        detail = (
+            f"{type(exc).__name__}: {exc}" if not isinstance(exc, ImportError | SyntaxError) else str(exc)
+        )
         raise InvalidLaunchFileError(
             f"Caught exception when trying to load file of format [py] '{path}': {detail}"
         ) from exc

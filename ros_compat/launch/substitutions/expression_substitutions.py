@@ -50,7 +50,9 @@ class PythonExpression(Substitution):
         try:
             return str(eval(text, {}, namespace))  # noqa: S307 - launch files are trusted code, as upstream
         except Exception as exc:
-            raise SubstitutionFailure(f"PythonExpression {text!r} failed: {type(exc).__name__}: {exc}") from exc
+            raise SubstitutionFailure(
+                f"PythonExpression {text!r} failed: {type(exc).__name__}: {exc}"
+            ) from exc
 
 
 def _comparable(text: str) -> object:
@@ -153,6 +155,9 @@ class IfElseSubstitution(Substitution):
         self.condition, self.if_value, self.else_value = condition, if_value, else_value
 
     def perform(self, context: LaunchContext) -> str:
-        chosen = self.if_value if _text_to_bool(evaluate(context, self.condition), "IfElseSubstitution") \
+        chosen = (
+            self.if_value
+            if _text_to_bool(evaluate(context, self.condition), "IfElseSubstitution")
             else self.else_value
+        )
         return evaluate(context, chosen)

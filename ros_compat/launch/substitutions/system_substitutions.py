@@ -29,7 +29,9 @@ class Command(Substitution):
         text = evaluate(context, self.command)  # a list is concatenated, like any substitutions
         on_stderr = evaluate(context, self.on_stderr)
         if on_stderr not in ("fail", "ignore", "warn", "capture"):
-            raise SubstitutionFailure(f"Command on_stderr must be fail, ignore, warn or capture, got {on_stderr!r}")
+            raise SubstitutionFailure(
+                f"Command on_stderr must be fail, ignore, warn or capture, got {on_stderr!r}"
+            )
         try:
             result = subprocess.run(
                 shlex.split(text), capture_output=True, text=True, env=context.environment, check=False
@@ -47,7 +49,9 @@ class Command(Substitution):
                     f"Captured stderr output: {result.stderr}"
                 )
             if on_stderr == "warn":
-                launch_logging.log("WARNING", "launch", f"command '{text}' printed to stderr: {result.stderr}")
+                launch_logging.log(
+                    "WARNING", "launch", f"command '{text}' printed to stderr: {result.stderr}"
+                )
             if on_stderr == "capture":
                 return result.stdout + result.stderr
         return result.stdout

@@ -52,7 +52,10 @@ class LifecycleNode(Node):
         self._subscription: Any = None
 
     def describe(self) -> str:
-        return f"LifecycleNode(package={self.package!r}, executable={self.executable!r}, name={self.node_name!r})"
+        return (
+            f"LifecycleNode(package={self.package!r}, executable={self.executable!r}, "
+            f"name={self.node_name!r})"
+        )
 
     def execute(self, context: LaunchContext) -> None:
         context.register_event_handler(_ChangeStateHandler(self))
@@ -97,7 +100,9 @@ class LifecycleNode(Node):
                 while not client.wait_for_service(timeout_sec=_SERVICE_WAIT_S):
                     if context.service.is_shutting_down or not self._process_running(context):
                         launch_logging.log(
-                            "WARNING", "launch_ros", f"'{fqn}' is gone: transition {transition_id} not requested"
+                            "WARNING",
+                            "launch_ros",
+                            f"'{fqn}' is gone: transition {transition_id} not requested",
                         )
                         return
                 request = ChangeStateSrv.Request()
@@ -111,7 +116,9 @@ class LifecycleNode(Node):
                 result = future.result() if future.done() else None
                 if result is None or not result.success:
                     launch_logging.log(
-                        "ERROR", "launch_ros", f"failed to make transition {transition_id} for LifecycleNode '{fqn}'"
+                        "ERROR",
+                        "launch_ros",
+                        f"failed to make transition {transition_id} for LifecycleNode '{fqn}'",
                     )
             finally:
                 node.destroy_client(client)

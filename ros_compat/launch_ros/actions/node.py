@@ -117,7 +117,9 @@ class Node(ExecuteProcess):
         """/namespace/name once the node was started (needed by lifecycle services)."""
         name = getattr(self, "expanded_node_name", None)
         if name is None:
-            raise RuntimeError("the node's name is only known after it was started, and only when name= is given")
+            raise RuntimeError(
+                "the node's name is only known after it was started, and only when name= is given"
+            )
         namespace = getattr(self, "expanded_node_namespace", "/")
         return namespace.rstrip("/") + "/" + name
 

@@ -95,7 +95,9 @@ def parameter_arguments(context: LaunchContext, parameters: Iterable[Any]) -> tu
             if isinstance(entry, ParameterFile) and entry._temp is not None:
                 temp_files.append(path)
             if not os.path.isfile(path):
-                launch_logging.log("WARNING", "launch_ros.actions.node", f"Parameter file path is not a file: {path}")
+                launch_logging.log(
+                    "WARNING", "launch_ros.actions.node", f"Parameter file path is not a file: {path}"
+                )
                 continue
         args += ["--params-file", path]
     return args, temp_files

@@ -28,7 +28,11 @@ class SetParameter(Action):
         return f"SetParameter(name={self.name!r})"
 
     def execute(self, context: LaunchContext) -> None:
-        _extend(context, "global_params", (evaluate(context, self.name), evaluate_parameter_value(context, self.value)))
+        _extend(
+            context,
+            "global_params",
+            (evaluate(context, self.name), evaluate_parameter_value(context, self.value)),
+        )
 
 
 class SetUseSimTime(SetParameter):

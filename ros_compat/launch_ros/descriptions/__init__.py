@@ -1,4 +1,4 @@
-"""Descriptions of upstream `launch_ros.descriptions`: Parameter, ParameterValue, ParameterFile, ComposableNode."""
+"""Upstream `launch_ros.descriptions`: Parameter, ParameterValue, ParameterFile, ComposableNode."""
 
 from __future__ import annotations
 
@@ -38,7 +38,9 @@ class Parameter:
 
     def __init__(self, name: SomeSubstitutionsType, value: Any, *, value_type: Any = None) -> None:
         self.name = name
-        self.value = value if isinstance(value, ParameterValue) else ParameterValue(value, value_type=value_type)
+        self.value = (
+            value if isinstance(value, ParameterValue) else ParameterValue(value, value_type=value_type)
+        )
 
     def evaluate(self, context: LaunchContext) -> tuple[str, Any]:
         return evaluate(context, self.name), self.value.evaluate(context)
