@@ -37,11 +37,12 @@ def test_param_set_live_value_is_applied_and_bad_values_are_refused(node: NodePr
     assert ros2("param", "get", "/emotion_node", "context_turns").stdout.strip() == "Integer value is: 1"
     assert "parameter context_turns = 1 applied" in node.log()
 
+    # A refused value: upstream `ros2 param set` says why on stderr and still exits 0.
     restart_only = ros2("param", "set", "/emotion_node", "threads", "2")
-    assert restart_only.returncode == 1
-    assert "threads is read at start only" in restart_only.stdout
+    assert "threads is read at start only" in restart_only.stderr, restart_only
     out_of_range = ros2("param", "set", "/emotion_node", "frames_per_utterance", "999")
-    assert out_of_range.returncode == 1 and out_of_range.stdout.startswith("Setting parameter failed")
+    assert out_of_range.stderr.startswith("Setting parameter failed"), out_of_range
+    assert "Set parameter successful" not in restart_only.stdout + out_of_range.stdout
     assert ros2("param", "get", "/emotion_node", "threads").stdout.strip() == "Integer value is: 1"
 
 
