@@ -62,9 +62,11 @@ class FerReference:
             for name in group:
                 found: dict[str, np.ndarray] = {}
                 group[name].visititems(
-                    lambda key, obj, found=found: found.__setitem__(key.split("/")[-1].split(":")[0], obj[()])
-                    if hasattr(obj, "shape")
-                    else None
+                    lambda key, obj, found=found: (
+                        found.__setitem__(key.split("/")[-1].split(":")[0], obj[()])
+                        if hasattr(obj, "shape")
+                        else None
+                    )
                 )
                 self.weights[name] = {k: np.asarray(v, np.float64) for k, v in found.items()}
         self.layers = config["config"]["layers"]
