@@ -13,7 +13,13 @@ import numpy as np
 from ddvlm_msgs.msg import EmotionState, Transcript
 from ddvlm_ros.engine import EmotionEngine
 from ddvlm_ros.engine_types import EmotionResult, FrameRefused, Utterance
-from ddvlm_ros.image_input import ImageError, compressed_to_bgr, image_to_bgr
+from ddvlm_ros.image_input import (
+    ImageError,
+    compressed_to_bgr,
+    image_to_bgr,
+    raw_image_header,
+    raw_image_to_bgr,
+)
 from ddvlm_ros.labels import LABELS
 from ddvlm_ros.stamps import stamp_ns, to_stamp
 
@@ -77,11 +83,36 @@ def offer_frame(engine: EmotionEngine, msg, max_pixels: int) -> tuple[int, np.nd
     try:
         image = engine.take_frame(t, lambda: convert(msg, max_pixels))
     except (FrameRefused, ImageError) as err:
-        engine.count(f"image_{err.reason}")
-        engine.log.warning(f"image dropped ({err.reason}): {err}", key=f"image_{err.reason}")
+        _refused(engine, err)
         return None
     except Exception as err:  # never let one frame kill the node
         engine.count("image_error")
         engine.log.error(f"image processing failed: {err!r}", key="image_error")
         return None
     return None if image is None else (t, image)
+
+
+def offer_raw_frame(
+    engine: EmotionEngine, data: bytes, max_pixels: int
+) -> tuple[int, Callable[[], np.ndarray]] | None:
+    """Offer a serialized sensor_msgs/Image: only its header is read and checked here, before any pixel
+    is copied; an admitted frame comes back as (stamp, loader), the loader converting its pixels later
+    (on the vision thread), so the frames the detection rate skips are never deserialized. None when it
+    is skipped or refused (counted as image_<reason>, logged)."""
+    try:
+        header = raw_image_header(data, max_pixels)
+    except ImageError as err:
+        engine.count("images_received")  # take_frame counts every frame that reaches it
+        _refused(engine, err)
+        return None
+    try:
+        admitted = engine.take_frame(header.stamp_ns, lambda: data)
+    except FrameRefused as err:
+        _refused(engine, err)
+        return None
+    return None if admitted is None else (header.stamp_ns, lambda: raw_image_to_bgr(data, header))
+
+
+def _refused(engine: EmotionEngine, err: FrameRefused | ImageError) -> None:
+    engine.count(f"image_{err.reason}")
+    engine.log.warning(f"image dropped ({err.reason}): {err}", key=f"image_{err.reason}")

@@ -12,13 +12,11 @@ import queue
 import signal
 import sys
 import threading
-import time
-from collections import deque
 from collections.abc import Callable
 
 import numpy as np
 import rclpy
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.event_handler import QoSMessageLostInfo, SubscriptionEventCallbacks
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
@@ -31,34 +29,14 @@ from std_srvs.srv import Trigger
 
 from ddvlm_msgs.msg import EmotionState, Transcript
 from ddvlm_ros.backends import BackendUnavailable, ModelError
-from ddvlm_ros.conversions import emotion_state, offer_frame, utterance
-from ddvlm_ros.engine import Answer, EmotionEngine, EmotionResult, EngineSettings, FrameRefused, Model
-from ddvlm_ros.image_input import ImageError, raw_image_header, raw_image_to_bgr
+from ddvlm_ros.conversions import emotion_state, offer_frame, offer_raw_frame, utterance
+from ddvlm_ros.engine import Answer, EmotionEngine, EmotionResult, EngineSettings, Model
 from ddvlm_ros.memory import pin_mmap_threshold, release_free_memory
+from ddvlm_ros.node_diagnostics import NodeStats
 from ddvlm_ros.node_params import PARAMS, SPECS, check_values
 from ddvlm_ros.runtime_model import resolve_model_dir
 
 RELEASE_PERIOD_S = 0.01  # how often held transcripts are checked while some are held
-VISION_WINDOW_S = 5.0  # analysed vs due face-analysis rate is judged over this long
-VISION_BEHIND_RATIO = 0.5  # WARN when fewer than this share of the frames due are analysed
-STREAM_STOPPED_S = 2.0  # no frame for this long: the stream stopped, freed frame memory is released
-
-
-class RateMeter:
-    """Events per second over the last report period (for diagnostics)."""
-
-    def __init__(self) -> None:
-        self._count = 0
-        self._since = time.monotonic()
-
-    def tick(self) -> None:
-        self._count += 1
-
-    def take(self) -> float:
-        now = time.monotonic()
-        rate = self._count / max(now - self._since, 1e-9)
-        self._count, self._since = 0, now
-        return rate
 
 
 class EmotionNode(Node):
@@ -81,13 +59,7 @@ class EmotionNode(Node):
             now_ns=lambda: self.get_clock().now().nanoseconds,
             logger=self.get_logger(),
         )
-        self._stats_lock = threading.Lock()  # latency lists: appended here, read by diagnostics
-        self._latency_ms: deque[float] = deque(maxlen=2000)
-        self._inference_ms: deque[float] = deque(maxlen=2000)
-        self._rates = {"image": RateMeter(), "transcript": RateMeter(), "emotion": RateMeter()}
-        self._vision_window: deque[tuple[float, int, int]] = deque()  # (monotonic, received, analysed)
-        self._last_image_s = float("-inf")
-        self._frames_since_trim = False
+        self._stats = NodeStats()
 
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.add_post_set_parameters_callback(self._after_set_parameters)
@@ -174,35 +146,17 @@ class EmotionNode(Node):
 
     # ---- images: the engine admits a frame here, the vision thread analyses it --------------------------
     def _on_image(self, msg: CompressedImage) -> None:
-        self._rates["image"].tick()
-        self._last_image_s = time.monotonic()
+        self._stats.image_arrived()
         frame = offer_frame(self.engine, msg, self._p["max_image_pixels"])
         if frame is not None:
             self._queue_frame(frame)
 
     def _on_raw_image(self, data: bytes) -> None:
-        """A serialized sensor_msgs/Image: only its header is read here, and checked before any pixel is
-        copied; an admitted frame's pixels are converted on the vision thread, so the executor never
-        deserializes the frames the detection rate skips (a 4K frame costs tens of ms)."""
-        self._rates["image"].tick()
-        self._last_image_s = time.monotonic()
-        try:
-            header = raw_image_header(data, self._p["max_image_pixels"])
-        except ImageError as err:
-            self.engine.count("images_received")  # take_frame counts every frame that reaches it
-            self._count_refused(err)
-            return
-        try:
-            admitted = self.engine.take_frame(header.stamp_ns, lambda: data)
-        except FrameRefused as err:
-            self._count_refused(err)
-            return
-        if admitted is not None:
-            self._queue_frame((header.stamp_ns, lambda: raw_image_to_bgr(data, header)))
-
-    def _count_refused(self, err: ImageError | FrameRefused) -> None:
-        self.engine.count(f"image_{err.reason}")
-        self.engine.log.warning(f"image dropped ({err.reason}): {err}", key=f"image_{err.reason}")
+        """A serialized sensor_msgs/Image (raw subscription): the executor reads only its header."""
+        self._stats.image_arrived()
+        frame = offer_raw_frame(self.engine, data, self._p["max_image_pixels"])
+        if frame is not None:
+            self._queue_frame(frame)
 
     def _queue_frame(self, frame: tuple[int, np.ndarray | Callable[[], np.ndarray]]) -> None:
         # A queue of one: the vision thread always gets the newest admitted frame.
@@ -224,7 +178,7 @@ class EmotionNode(Node):
                 continue
             try:
                 image = frame() if callable(frame) else frame
-            except Exception as err:  # its header was checked in _on_raw_image: not expected
+            except Exception as err:  # its header was checked in offer_raw_frame: not expected
                 self.engine.count("image_error")
                 self.engine.log.error(f"image conversion failed: {err!r}", key="image_conversion")
                 image = np.zeros((1, 1, 3), np.uint8)  # analysed as faceless: frames up to stamp are done
@@ -233,7 +187,7 @@ class EmotionNode(Node):
 
     # ---- transcripts: the critical path -------------------------------------------------------------
     def _on_transcript(self, msg: Transcript) -> None:
-        self._rates["transcript"].tick()
+        self._stats.transcript_arrived()
         self._publish(self.engine.submit(utterance(msg)))
         if self.engine.held and self._release_timer.is_canceled():
             self._release_timer.reset()
@@ -258,11 +212,8 @@ class EmotionNode(Node):
             if not isinstance(answer, EmotionResult):
                 continue
             self._pub.publish(emotion_state(answer))
-            self._rates["emotion"].tick()
             self.engine.count("emotions_published")
-            with self._stats_lock:
-                self._latency_ms.append((time.monotonic() - answer.received_s) * 1000.0)
-                self._inference_ms.append(answer.inference_ms)
+            self._stats.answered(answer)
 
     def _on_visual_timer(self) -> None:
         result = self.engine.visual_only()
@@ -279,82 +230,14 @@ class EmotionNode(Node):
         return response
 
     def _publish_diagnostics(self) -> None:
-        engine = self.engine.status()
-        counts = engine.counts
-        with self._stats_lock:
-            lat = np.array(self._latency_ms) if self._latency_ms else None
-            inf = np.array(self._inference_ms) if self._inference_ms else None
-        drops = {k: v for k, v in counts.items() if k.startswith(("unanswered_", "image_"))}
-        backend = self.engine.model.backend.name
-        status = DiagnosticStatus(name=f"{self.get_name()}: emotion", hardware_id=backend)
-        lost = counts.get("transcripts_lost", 0)
-        unanswered = any(k.startswith("unanswered_") for k in drops)
-        vision = self._vision_rates(counts)
-        problems = []
-        if lost:
-            problems.append(f"{lost} transcript(s) lost in transport")
-        if unanswered:
-            problems.append("some transcripts were not answered")
-        if vision["state"] == "behind":
-            problems.append(
-                f"vision falls behind: {vision['analysed_hz']:.1f} Hz analysed of "
-                f"{vision['due_hz']:.1f} Hz due (face_detection_rate_hz {vision['requested_hz']:g})"
-            )
-        status.level = (
-            DiagnosticStatus.ERROR if lost else DiagnosticStatus.WARN if problems else DiagnosticStatus.OK
+        if self._stats.stream_just_stopped() and release_free_memory():
+            self.engine.count("memory_released_after_stream")  # freed frame buffers back to the OS
+        status = self._stats.status(
+            self.get_name(), self.engine, str(self.model_dir), self._p["face_detection_rate_hz"]
         )
-        status.message = "; ".join(problems) if problems else "ok"
-        self._release_memory_after_stream()
-        values = {
-            "backend": backend,
-            "model": self.engine.model.name,
-            "model_dir": str(self.model_dir),
-            "latency_p50_ms": f"{np.percentile(lat, 50):.2f}" if lat is not None else "n/a",
-            "latency_p95_ms": f"{np.percentile(lat, 95):.2f}" if lat is not None else "n/a",
-            "inference_p50_ms": f"{np.percentile(inf, 50):.2f}" if inf is not None else "n/a",
-            "image_rate_hz": f"{self._rates['image'].take():.1f}",
-            "transcript_rate_hz": f"{self._rates['transcript'].take():.1f}",
-            "emotion_rate_hz": f"{self._rates['emotion'].take():.1f}",
-            "frame_buffer_depth": str(engine.frame_buffer_depth),
-            "conversations": str(engine.conversations),
-            "drops_total": str(sum(drops.values()) + lost),
-            "vision": vision["state"],
-            "face_analysis_rate_hz": f"{vision['analysed_hz']:.2f}",
-            "face_analysis_due_hz": f"{vision['due_hz']:.2f}",
-        }
-        values.update({f"count.{k}": str(v) for k, v in sorted(counts.items())})
-        status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.get_clock().now().to_msg()
         self._diag_pub.publish(array)
-
-    def _vision_rates(self, counts: dict[str, int]) -> dict:
-        """Frames analysed per second vs those due (face_detection_rate_hz, at most the stream's rate)
-        over the last VISION_WINDOW_S; state is idle (no stream or rate 0), ok or behind."""
-        now = time.monotonic()
-        window = self._vision_window
-        window.append((now, counts.get("images_received", 0), counts.get("images_analysed", 0)))
-        while len(window) > 2 and now - window[1][0] >= VISION_WINDOW_S:
-            window.popleft()
-        requested = float(self._p["face_detection_rate_hz"])
-        t0, received0, analysed0 = window[0]
-        span = now - t0
-        image_hz = (window[-1][1] - received0) / span if span > 0 else 0.0
-        analysed_hz = (window[-1][2] - analysed0) / span if span > 0 else 0.0
-        due = min(requested, image_hz)
-        state = "idle"
-        if requested > 0 and image_hz > 0 and span >= 0.8 * VISION_WINDOW_S:
-            state = "behind" if analysed_hz < VISION_BEHIND_RATIO * due else "ok"
-        return {"state": state, "analysed_hz": analysed_hz, "due_hz": due, "requested_hz": requested}
-
-    def _release_memory_after_stream(self) -> None:
-        """Once the image stream has stopped, hand freed frame buffers back to the OS (once per stop)."""
-        if time.monotonic() - self._last_image_s < STREAM_STOPPED_S:
-            self._frames_since_trim = True
-        elif self._frames_since_trim:
-            self._frames_since_trim = False
-            if release_free_memory():
-                self.engine.count("memory_released_after_stream")
 
     def destroy_node(self) -> None:
         """Answer held transcripts with the frames there are, then stop the vision thread before the

@@ -18,7 +18,6 @@ import queue
 import signal
 import sys
 import threading
-from collections import deque
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
@@ -35,6 +34,7 @@ from ddvlm_ros import emotion_node as adapter
 from ddvlm_ros.backends import BackendUnavailable, ModelError
 from ddvlm_ros.engine import EmotionEngine, EngineSettings, Model
 from ddvlm_ros.memory import pin_mmap_threshold, release_free_memory
+from ddvlm_ros.node_diagnostics import NodeStats
 from ddvlm_ros.node_params import PARAMS, check_values
 from ddvlm_ros.runtime_model import resolve_model_dir
 
@@ -45,7 +45,6 @@ _BORROWED = (
     "_make_visual_timer",
     "_on_image",
     "_on_raw_image",
-    "_count_refused",
     "_queue_frame",
     "_vision_loop",
     "_on_transcripts_lost",
@@ -53,8 +52,6 @@ _BORROWED = (
     "_publish",
     "_on_reset_context",
     "_publish_diagnostics",
-    "_vision_rates",
-    "_release_memory_after_stream",
 )
 
 
@@ -113,17 +110,7 @@ class LifecycleEmotionNode(LifecycleNode):
         for name, count in self._ignored.items():
             if count:
                 self.engine.count(name, count)
-        self._stats_lock = threading.Lock()
-        self._latency_ms: deque[float] = deque(maxlen=2000)
-        self._inference_ms: deque[float] = deque(maxlen=2000)
-        self._rates = {
-            "image": adapter.RateMeter(),
-            "transcript": adapter.RateMeter(),
-            "emotion": adapter.RateMeter(),
-        }
-        self._vision_window: deque = deque()
-        self._last_image_s = float("-inf")
-        self._frames_since_trim = False
+        self._stats = NodeStats()
         reliable = QoSProfile(depth=self._p["transcript_queue_size"], reliability=ReliabilityPolicy.RELIABLE)
         self._pub = self.create_publisher(EmotionState, "emotion", reliable)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)

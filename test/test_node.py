@@ -190,7 +190,8 @@ def test_bad_inputs_are_counted_and_the_node_keeps_answering(node: NodeProcess, 
     m.width, m.height, m.step = 2000, 1000, 6000  # 2 Mpx > max_image_pixels: refused before reading data
     bad.append(m)
     bad.append(image_msg(frame, t0 + 3600 * S))  # an hour in the future
-    bad.append(image_msg(frame, t0 + 2))  # older than the previous frame (t0 + 4)
+    bad.append(image_msg(frame, t0 + 5))  # a good frame (refused ones do not move the last stamp)
+    bad.append(image_msg(frame, t0 + 2))  # older than that one
     for m in bad:
         probe.images.publish(m)
         probe.spin_until(lambda: False, 0.2)  # best effort, depth 2: do not outrun the node
