@@ -58,6 +58,10 @@ def probe() -> Probe:
         import tensorrt as trt
     except ImportError as exc:
         return Probe(False, "no-tensorrt", f"no TensorRT module (import tensorrt: {exc})")
+    except Exception as exc:  # installed but its libraries do not load (e.g. libnvinfer/libcuda missing)
+        return Probe(
+            False, "no-tensorrt", f"tensorrt is installed but does not load ({type(exc).__name__}: {exc})"
+        )
     if not hasattr(trt, "Builder"):
         where = getattr(trt, "__file__", None) or "a namespace package"
         return Probe(

@@ -172,6 +172,23 @@ def test_reason_a_tensorrt_that_is_not_nvidias(monkeypatch: pytest.MonkeyPatch) 
     assert result.reason == "no-tensorrt" and "not NVIDIA's" in result.message
 
 
+def test_reason_tensorrt_installed_but_its_libraries_do_not_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An import that fails with OSError (as a tensorrt wheel without libnvinfer/libcuda does), through a
+    meta-path finder: the real wheel cannot be installed here."""
+    import importlib.abc
+
+    class Broken(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name == "tensorrt":
+                raise OSError("libnvinfer.so.10: cannot open shared object file")
+            return None
+
+    monkeypatch.delitem(sys.modules, "tensorrt", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [Broken(), *sys.meta_path])
+    result = trtb.probe()
+    assert result.reason == "no-tensorrt" and "does not load (OSError: libnvinfer" in result.message
+
+
 def test_benchmark_without_gpu_exits_0_with_one_line() -> None:
     if PROBE.ok:
         pytest.skip("a GPU is here: the benchmark would run")
