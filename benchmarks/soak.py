@@ -11,6 +11,8 @@ loss is the node's or the transport's). Phases, in order:
                  --conversations-seconds (camera still on)
   uhd            --uhd-seconds of 3840×2160 frames + transcripts; then the camera stops and the node's
                  RSS is read again after --recovery-seconds
+  ab             (--ab-blocks > 0) the transcript path with and without the 640×480 face stream, in
+                 interleaved blocks of --ab-seconds at --ab-transcript-hz; medians of the block p50/p99
 
 For each phase: sent, answered (once), unanswered, the reasons the node counted in /diagnostics
 (count.unanswered_* and every lost/dropped counter, as deltas over the phase) and what is left
@@ -257,17 +259,22 @@ class RssSampler:
             if mb is not None:
                 self.samples.append((round(time.monotonic() - self.t0, 1), round(mb, 1), self.phase))
 
-    def now(self) -> float | None:
+    def now(self, field: str = "VmRSS") -> float | None:
+        """VmRSS (MB) of the node, or one of its parts: RssAnon (its heap), RssFile, RssShmem (mapped shared
+        memory, e.g. the camera's Fast DDS segment the node reads frames from)."""
         pid = self.pid_of()
         if pid is None:
             return None
         try:
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
+                if line.startswith(f"{field}:"):
                     return int(line.split()[1]) / 1024.0
         except OSError:
             return None
         return None
+
+    def parts(self) -> dict[str, float | None]:
+        return {f: self.now(f) for f in ("VmRSS", "RssAnon", "RssFile", "RssShmem")}
 
     def stop(self) -> None:
         self._stop.set()
@@ -376,6 +383,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--conversations-seconds", type=float, default=60.0)
     parser.add_argument("--uhd-seconds", type=float, default=60.0, help="4K phase seconds (0 = skip)")
+    parser.add_argument("--ab-blocks", type=int, default=0, help="faces/no-faces block pairs (0 = skip)")
+    parser.add_argument("--ab-seconds", type=float, default=40.0, help="seconds per A/B block")
+    parser.add_argument("--ab-transcript-hz", type=float, default=4.0, help="transcripts per second in A/B")
     parser.add_argument("--recovery-seconds", type=float, default=30.0, help="after the 4K stream stops")
     parser.add_argument("--warmup-seconds", type=float, default=20.0, help="before the baseline RSS is read")
     parser.add_argument(
@@ -455,6 +465,7 @@ def main(argv: list[str] | None = None) -> int:
         before = driver.snapshot()
         sampler.phase = "steady"
         rss_start = rss_mb_at(sampler)
+        rss_start_parts = sampler.parts()
         t0 = time.perf_counter()
         n = int(args.duration * args.transcript_hz)
         for i in paced(n, args.duration):
@@ -464,6 +475,7 @@ def main(argv: list[str] | None = None) -> int:
         after = driver.snapshot()
         rss_end = rss_mb_at(sampler)
         steady = phase_report(driver, "steady", before, after, t0)
+        steady["rss_parts_mb_start"] = rss_start_parts
         steady["rss_mb"] = {
             "start": rss_start,
             "end": rss_end,
@@ -552,6 +564,7 @@ def main(argv: list[str] | None = None) -> int:
             sampler.phase = "recovery"
             time.sleep(args.recovery_seconds)
             rss_after = rss_mb_at(sampler)
+            uhd["rss_parts_mb_after_recovery"] = sampler.parts()
             uhd["rss_mb"] = {
                 "before": rss_before,
                 "peak": rss_peak,
@@ -563,6 +576,9 @@ def main(argv: list[str] | None = None) -> int:
             }
             report["phases"]["uhd"] = uhd
             print(f"uhd: {json.dumps(brief(uhd))}", flush=True)
+        if args.ab_blocks:
+            report["phases"]["ab"] = run_ab(args, driver, sampler, camera_env, next_utterance)
+            print(f"ab: {json.dumps(report['phases']['ab'])}", flush=True)
         report["duplicates"] = driver.duplicates
         report["diagnostics_final"] = {"level": driver.diag_level, "message": driver.diag_message}
         report["counters_final"] = driver.snapshot()
@@ -588,14 +604,45 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def run_ab(args, driver: Driver, sampler: RssSampler, camera_env: dict[str, str], next_utterance) -> dict:
+    """Transcript latency with the face stream on and off, in interleaved blocks on the same node."""
+    import statistics
+
+    blocks: dict[str, list[dict]] = {"faces": [], "no_faces": []}
+    for k in range(args.ab_blocks):
+        for condition in blocks:
+            camera = Camera(640, 480, args.face_hz, camera_env) if condition == "faces" else None
+            time.sleep(3.0)  # camera up and analysed frames in the buffer (or the stream gone)
+            phase = f"ab-{condition}-{k}"
+            sampler.phase = phase
+            for i in paced(int(args.ab_seconds * args.ab_transcript_hz), args.ab_seconds):
+                conv, speaker, text = next_utterance()
+                driver.publish(phase, f"{phase}-{i}", conv, speaker, text)
+            driver.settle(phase, quiet_s=10, limit_s=60)
+            if camera is not None:
+                camera.stop()
+            report = phase_report(driver, phase, {}, {}, time.perf_counter())
+            blocks[condition].append(
+                {"answered": report["answered"], "sent": report["sent"], **report["latency"]}
+            )
+    out: dict = {"blocks": blocks}
+    for condition, rows in blocks.items():
+        for q in ("p50_ms", "p99_ms"):
+            values = [r[q] for r in rows if r[q] is not None]
+            out[f"{condition}_{q}_median"] = round(statistics.median(values), 2) if values else None
+    if out["faces_p99_ms_median"] and out["no_faces_p99_ms_median"]:
+        out["p99_ratio_faces_vs_not"] = round(out["faces_p99_ms_median"] / out["no_faces_p99_ms_median"], 2)
+    return out
+
+
 def summarize(report: dict) -> dict:
     """The figures the targets are about, with pass/fail."""
     phases = report["phases"]
     steady = phases.get("steady", {})
     minutes = [m["p99_ms"] for m in steady.get("latency_per_minute", []) if m["p99_ms"] is not None]
     summary = {
-        "unexplained_unanswered": {k: v["unexplained_unanswered"] for k, v in phases.items()},
-        "answered": {k: f"{v['answered']}/{v['sent']}" for k, v in phases.items()},
+        "unexplained_unanswered": {k: v["unexplained_unanswered"] for k, v in phases.items() if k != "ab"},
+        "answered": {k: f"{v['answered']}/{v['sent']}" for k, v in phases.items() if k != "ab"},
         "steady_p50_ms": steady.get("latency", {}).get("p50_ms"),
         "steady_p99_ms": steady.get("latency", {}).get("p99_ms"),
         "steady_worst_minute_p99_ms": max(minutes) if minutes else None,
@@ -603,6 +650,9 @@ def summarize(report: dict) -> dict:
         "frames_delivered_to_node": steady.get("node_images_received"),
         "duplicates": report.get("duplicates"),
     }
+    if "ab" in phases:
+        summary["ab_p99_faces_ms"] = phases["ab"]["faces_p99_ms_median"]
+        summary["ab_p99_no_faces_ms"] = phases["ab"]["no_faces_p99_ms_median"]
     if "uhd" in phases:
         summary["uhd_face_used_pct"] = phases["uhd"]["face_used_pct"]
         summary["rss_after_uhd_vs_baseline_pct"] = phases["uhd"]["rss_mb"]["after_vs_baseline_pct"]
@@ -626,6 +676,8 @@ def print_table(report: dict) -> None:
     head = ("phase", "sent", "answered", "counted", "unexpl.", "face %", "p50 ms", "p99 ms")
     print("\n" + f"{head[0]:<15}" + "".join(f"{h:>10}" for h in head[1:]))
     for name, p in report["phases"].items():
+        if name == "ab":
+            continue
         lat = p["latency"]
         row = (p["sent"], p["answered"], sum(p["counted_reasons"].values()), p["unexplained_unanswered"])
         row += (p["face_used_pct"], lat["p50_ms"], lat["p99_ms"])
