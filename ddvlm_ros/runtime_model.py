@@ -58,7 +58,9 @@ class Model:
         """Validate and load a model directory (ModelError naming the path when it is not one)."""
         model_dir = Path(model_dir)
         cv2.setNumThreads(threads)
-        instance = load_backend(model_dir, backend=backend, threads=threads, logger=logger, precision=precision)
+        instance = load_backend(
+            model_dir, backend=backend, threads=threads, logger=logger, precision=precision
+        )
         md = instance.metadata
         if tuple(md["labels"]) != LABELS:
             raise ValueError(f"model labels {md['labels']} differ from {LABELS}")

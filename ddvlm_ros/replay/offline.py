@@ -60,9 +60,8 @@ def replay_offline(
         params["model_dir"] = model_dir
     if backend:
         params["backend"] = backend
-    model = Model.load(
-        resolve_model_dir(params["model_dir"]), params["backend"], params["threads"], None, params["precision"]
-    )
+    model_path = resolve_model_dir(params["model_dir"])
+    model = Model.load(model_path, params["backend"], params["threads"], None, params["precision"])
     clock = BagClock()
     engine = EmotionEngine(model, EngineSettings.from_values(params), clock.now_ns, clock.wall_s)
     result = ReplayResult(mode="offline")
