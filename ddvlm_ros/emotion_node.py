@@ -51,7 +51,12 @@ class EmotionNode(Node):
         pin_mmap_threshold()  # frame-sized buffers are unmapped when freed: RSS falls back after a 4K stream
         self.model_dir = resolve_model_dir(self._p["model_dir"])
         model = Model.load(
-            self.model_dir, self._p["backend"], self._p["threads"], self.get_logger(), self._p["precision"]
+            self.model_dir,
+            self._p["backend"],
+            self._p["threads"],
+            self.get_logger(),
+            self._p["precision"],
+            self._p["face_detector"],
         )
         self.engine = EmotionEngine(
             model,

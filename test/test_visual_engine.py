@@ -85,3 +85,16 @@ def test_visual_only_updates_default_above_chance_and_hold_the_contract(model, f
     feed(engine, clock, clock.ns + 100 * MS, 2, face)
     assert engine.visual_only() is None
     assert engine.status().counts["visual_only_below_min_confidence"] == 1
+
+
+def test_face_detector_parameter_chooses_the_detector_and_is_checked() -> None:
+    from test_node_harness import model_dir
+
+    from ddvlm_ros.node_params import check_values, defaults
+    from ddvlm_ros.runtime_model import Model
+
+    assert defaults()["face_detector"] == "mtcnn"
+    check_values({"face_detector": "haar"})
+    with pytest.raises(ValueError, match="face_detector must be one of"):
+        check_values({"face_detector": "yolo"})
+    assert Model.load(model_dir(), "onnxruntime", face_detector="haar").detector.name == "haar"

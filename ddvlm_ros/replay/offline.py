@@ -61,7 +61,9 @@ def replay_offline(
     if backend:
         params["backend"] = backend
     model_path = resolve_model_dir(params["model_dir"])
-    model = Model.load(model_path, params["backend"], params["threads"], None, params["precision"])
+    model = Model.load(
+        model_path, params["backend"], params["threads"], None, params["precision"], params["face_detector"]
+    )
     clock = BagClock()
     engine = EmotionEngine(model, EngineSettings.from_values(params), clock.now_ns, clock.wall_s)
     result = ReplayResult(mode="offline")
