@@ -12,6 +12,7 @@ import queue
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -37,6 +38,8 @@ from ddvlm_ros.node_params import PARAMS, SPECS, check_values
 from ddvlm_ros.runtime_model import resolve_model_dir
 
 RELEASE_PERIOD_S = 0.01  # how often held transcripts are checked while some are held
+GIL_SWITCH_S = 0.001  # the transcript thread gets the GIL back from the vision thread's Python within 1 ms
+SPEECH_FIRST_MAX_WAIT_S = 0.1  # longest a face analysis waits for a transcript being answered
 
 
 class EmotionNode(Node):
@@ -105,6 +108,7 @@ class EmotionNode(Node):
             maxsize=1
         )
         self._vision_stop = threading.Event()
+        self._answering = threading.Event()  # set while a transcript is answered: vision waits to start
         self._vision_thread = threading.Thread(target=self._vision_loop, name="vision", daemon=True)
         self._vision_thread.start()
         self.get_logger().info(
@@ -181,6 +185,10 @@ class EmotionNode(Node):
                 stamp, frame = self._vision_queue.get(timeout=0.2)
             except queue.Empty:
                 continue
+            # Speech first: a face analysis (~0.1-0.2 s of CPU) does not start while a transcript is answered.
+            deadline = time.monotonic() + SPEECH_FIRST_MAX_WAIT_S
+            while self._answering.is_set() and time.monotonic() < deadline and not self._vision_stop.is_set():
+                time.sleep(0.002)
             try:
                 image = frame() if callable(frame) else frame
             except Exception as err:  # its header was checked in offer_raw_frame: not expected
@@ -193,7 +201,11 @@ class EmotionNode(Node):
     # ---- transcripts: the critical path -------------------------------------------------------------
     def _on_transcript(self, msg: Transcript) -> None:
         self._stats.transcript_arrived()
-        self._publish(self.engine.submit(utterance(msg)))
+        self._answering.set()
+        try:
+            self._publish(self.engine.submit(utterance(msg)))
+        finally:
+            self._answering.clear()
         if self.engine.held and self._release_timer.is_canceled():
             self._release_timer.reset()
 
@@ -264,6 +276,7 @@ def main(args: list[str] | None = None) -> int:
     (which stops the vision thread), shut rclpy down.
     """
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    sys.setswitchinterval(GIL_SWITCH_S)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
