@@ -35,42 +35,54 @@ RUN_LIMIT_S = 30.0
 
 STUB_NODE = r"""
 import os, re, sys, time
-import rclpy
-from rclpy.executors import ExternalShutdownException
-from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
-
-BASE_S, MAX_S = 3.0, 15.0
-state = {"transition_at": None, "active_at": None}
 
 
-class Stub(LifecycleNode):
-    def on_configure(self, previous):
-        state["transition_at"] = time.monotonic()
-        return TransitionCallbackReturn.SUCCESS
+def run():
+    import rclpy
+    from rclpy.executors import ExternalShutdownException
+    from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
 
-    def on_activate(self, previous):
-        state["active_at"] = time.monotonic()
-        return super().on_activate(previous)
+    base_s, max_s = 3.0, 15.0
+    state = {"transition_at": None, "active_at": None}
+
+    class Stub(LifecycleNode):
+        def on_configure(self, previous):
+            state["transition_at"] = time.monotonic()
+            return TransitionCallbackReturn.SUCCESS
+
+        def on_activate(self, previous):
+            state["active_at"] = time.monotonic()
+            return super().on_activate(previous)
+
+    rclpy.init(args=sys.argv)
+    node = Stub(re.sub(r"\W", "_", os.path.basename(sys.argv[0])) or "stub")
+    args = rclpy.utilities.remove_ros_args(sys.argv)[1:]
+    print(f"stub {node.get_fully_qualified_name()} up, args {args}", flush=True)
+    start = time.monotonic()
+    try:
+        while rclpy.ok():
+            now = time.monotonic()
+            if state["active_at"] is not None and now - state["active_at"] > 1.0:
+                break
+            if state["transition_at"] is None and now - start > base_s:
+                break
+            if now - start > max_s:
+                break
+            rclpy.spin_once(node, timeout_sec=0.05)
+    except ExternalShutdownException:
+        pass
+    print(f"stub {node.get_name()} done", flush=True)
+    node.destroy_node()
+    rclpy.try_shutdown()
 
 
-rclpy.init(args=sys.argv)
-node = Stub(re.sub(r"\W", "_", os.path.basename(sys.argv[0])) or "stub")
-print(f"stub {node.get_fully_qualified_name()} up, args {rclpy.utilities.remove_ros_args(sys.argv)[1:]}",
-      flush=True)
-start = time.monotonic()
+import signal
+
 try:
-    while rclpy.ok():
-        now = time.monotonic()
-        if state["active_at"] is not None and now - state["active_at"] > 1.0:
-            break
-        if state["transition_at"] is None and now - start > BASE_S:
-            break
-        if now - start > MAX_S:
-            break
-        rclpy.spin_once(node, timeout_sec=0.05)
-except (KeyboardInterrupt, ExternalShutdownException):
+    run()
+except KeyboardInterrupt:  # ^C while still starting up: a well-behaved node exits cleanly too
     pass
-print(f"stub {node.get_name()} done", flush=True)
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # done: a ^C arriving while the interpreter exits is moot
 """
 
 STUB_XACRO = "import sys\nprint(open(sys.argv[1]).read())\n"
