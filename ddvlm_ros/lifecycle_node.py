@@ -133,6 +133,7 @@ class LifecycleEmotionNode(LifecycleNode):
         ]
         self._vision_queue: queue.Queue = queue.Queue(maxsize=1)
         self._vision_stop = threading.Event()
+        self._answering = threading.Event()  # EmotionNode's speech-first flag (set while answering)
         self._vision_thread = threading.Thread(target=self._vision_loop, name="vision", daemon=True)
         self._vision_thread.start()
         self.get_logger().info(
@@ -261,6 +262,7 @@ def main(args: list[str] | None = None) -> int:
     """Entry point of emotion_lifecycle_node: starts unconfigured; `ros2 lifecycle set` (or the launch
     file's autostart) moves it on. SIGINT/SIGTERM end it cleanly, as emotion_node's main does."""
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    sys.setswitchinterval(adapter.GIL_SWITCH_S)  # as emotion_node: the transcript path gets the GIL back fast
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

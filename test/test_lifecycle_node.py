@@ -137,3 +137,31 @@ def test_autostart_default_gives_an_answering_node(tmp_path: Path, ros_domain: i
         probe.close()
         output = _stop(proc, log, tmp_path)
     assert proc.returncode == 0, output[-3000:]
+
+
+def test_lifecycle_node_sets_up_every_attribute_emotion_node_does() -> None:
+    """The lifecycle node borrows EmotionNode's callbacks, so it must create the same state (its
+    __init__ + on_configure + activation vs EmotionNode.__init__): a new attribute there, missing here,
+    would make a borrowed callback fail at run time."""
+    import ast
+    import inspect
+
+    from ddvlm_ros import emotion_node, lifecycle_node
+
+    def assigned(function) -> set[str]:
+        tree = ast.parse(inspect.getsource(function).lstrip().replace("\n    ", "\n"))
+        return {
+            node.attr
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute)
+            and isinstance(node.ctx, ast.Store)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "self"
+        }
+
+    needed = assigned(emotion_node.EmotionNode.__init__)
+    lc = lifecycle_node.LifecycleEmotionNode
+    provided = set().union(
+        *(assigned(f) for f in (lc.__init__, lc.on_configure, lc.on_activate, lc._make_subscriptions))
+    )
+    assert needed - provided == set()
