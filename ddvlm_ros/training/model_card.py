@@ -99,7 +99,16 @@ def publish(
     if summary.get("averaged"):
         av = summary["averaged"]
         epochs += f"\n| average of {', '.join(av['of'])} | {av['dev_weighted_f1']:.4f} | | | {av['s']} |"
-    best = summary.get("best", {})
+    best = summary.get("best") or max(  # a run stopped early has no summary: best candidate in its log
+        (
+            {"dev_weighted_f1": r[k], "epoch": r["epoch"], "weights": k.rsplit("_", 1)[1]}
+            for r in log
+            for k in r
+            if k.startswith("dev_weighted_f1_")
+        ),
+        key=lambda b: b["dev_weighted_f1"],
+        default={},
+    )
     groups = ""
     if dev_json is not None:
         dm = json.loads(dev_json.read_text())
