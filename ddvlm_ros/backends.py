@@ -288,7 +288,7 @@ class OnnxRuntimeBackend(InferenceBackend):
         try:
             model = onnx.load(str(path))
         except Exception as exc:  # protobuf DecodeError and friends
-            raise ModelError(f"onnx cannot read {path}: {exc}") from exc
+            raise ModelError(f"onnxruntime cannot load {path}: onnx cannot parse it ({exc})") from exc
         if not woq_weight_layers(model):
             self.compute[branch] = "float (no INT8 weights in the graph)"
             return str(path)
