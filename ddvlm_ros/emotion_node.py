@@ -9,36 +9,31 @@ frame first), so on the transcript path only text encoding and fusion remain.
 from __future__ import annotations
 
 import queue
-import signal
 import sys
 import threading
 import time
 from collections.abc import Callable
 
 import numpy as np
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.event_handler import QoSMessageLostInfo, SubscriptionEventCallbacks
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
-from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CompressedImage, Image
 from std_srvs.srv import Trigger
 
 from ddvlm_msgs.msg import EmotionState, Transcript
-from ddvlm_ros.backends import BackendUnavailable, ModelError
+from ddvlm_ros import node_qos
 from ddvlm_ros.conversions import emotion_state, offer_frame, offer_raw_frame, utterance
 from ddvlm_ros.engine import Answer, EmotionEngine, EmotionResult, EngineSettings, Model
 from ddvlm_ros.memory import pin_mmap_threshold, release_free_memory
 from ddvlm_ros.node_diagnostics import NodeStats
 from ddvlm_ros.node_params import PARAMS, SPECS, check_values
+from ddvlm_ros.node_runner import run
 from ddvlm_ros.runtime_model import resolve_model_dir
 
 RELEASE_PERIOD_S = 0.01  # how often held transcripts are checked while some are held
-GIL_SWITCH_S = 0.001  # the transcript thread gets the GIL back from the vision thread's Python within 1 ms
 SPEECH_FIRST_MAX_WAIT_S = 0.1  # longest a face analysis waits for a transcript being answered
 
 
@@ -72,21 +67,10 @@ class EmotionNode(Node):
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.add_post_set_parameters_callback(self._after_set_parameters)
 
-        # Transcripts: reliable KEEP_ALL, so a burst is never overwritten in this reader's history. When its
-        # resource limits are reached the reader stops acknowledging and the publisher keeps the rest (a
-        # KEEP_ALL publisher: back-pressure, nothing lost) or overwrites them (KEEP_LAST): that is reported
-        # by the message-lost event, counted as transcripts_lost and raised as ERROR in /diagnostics.
-        transcript_qos = QoSProfile(
-            depth=1, history=HistoryPolicy.KEEP_ALL, reliability=ReliabilityPolicy.RELIABLE
+        image_qos = node_qos.image_qos(self._p["image_queue_size"])
+        self._pub = self.create_publisher(
+            EmotionState, "emotion", node_qos.emotion_qos(self._p["transcript_queue_size"])
         )
-        reliable = QoSProfile(depth=self._p["transcript_queue_size"], reliability=ReliabilityPolicy.RELIABLE)
-        image_qos = QoSProfile(
-            depth=self._p["image_queue_size"],
-            reliability=qos_profile_sensor_data.reliability,
-            durability=qos_profile_sensor_data.durability,
-            history=qos_profile_sensor_data.history,
-        )
-        self._pub = self.create_publisher(EmotionState, "emotion", reliable)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_subscription(Image, "image", self._on_raw_image, image_qos, raw=True)
         if self._p["use_compressed"]:
@@ -95,7 +79,7 @@ class EmotionNode(Node):
             Transcript,
             "transcript",
             self._on_transcript,
-            transcript_qos,
+            node_qos.transcript_qos(),
             event_callbacks=SubscriptionEventCallbacks(message_lost=self._on_transcripts_lost),
         )
         self._release_timer = self.create_timer(RELEASE_PERIOD_S, self._release_held)  # while held
@@ -269,39 +253,8 @@ class EmotionNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    """Entry point of the emotion_node executable.
-
-    SIGINT/SIGTERM only set a flag: rclpy's own handler would shut the context down while the vision
-    thread may still be working, so shutdown is done here, in order: stop dispatching, destroy the node
-    (which stops the vision thread), shut rclpy down.
-    """
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    sys.setswitchinterval(GIL_SWITCH_S)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    try:
-        node = EmotionNode()
-    except (FileNotFoundError, ValueError, ModelError, BackendUnavailable) as err:
-        rclpy.logging.get_logger("emotion_node").fatal(f"cannot start: {err}")
-        rclpy.try_shutdown()
-        return 1
-    # Single-threaded on purpose: every callback is short (face analysis runs on the vision thread), and
-    # rclpy's multi-threaded executor re-polls subscriptions whose callbacks are still queued, costing
-    # CPU and GIL time that the transcript path needs.
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    try:
-        while not stop.is_set() and rclpy.ok():
-            executor.spin_once(timeout_sec=0.1)
-    except ExternalShutdownException:
-        pass
-    finally:
-        node.get_logger().info("shutting down")
-        executor.shutdown(timeout_sec=10.0)
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    """Entry point of the emotion_node executable."""
+    return run(EmotionNode, args)
 
 
 if __name__ == "__main__":

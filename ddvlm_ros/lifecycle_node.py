@@ -15,27 +15,24 @@ from __future__ import annotations
 
 import gc
 import queue
-import signal
 import sys
 import threading
 
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.event_handler import SubscriptionEventCallbacks
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, State, TransitionCallbackReturn
-from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
-from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CompressedImage, Image
 from std_srvs.srv import Trigger
 
 from ddvlm_msgs.msg import EmotionState, Transcript
 from ddvlm_ros import emotion_node as adapter
+from ddvlm_ros import node_qos
 from ddvlm_ros.backends import BackendUnavailable, ModelError
 from ddvlm_ros.engine import EmotionEngine, EngineSettings, Model
 from ddvlm_ros.memory import pin_mmap_threshold, release_free_memory
 from ddvlm_ros.node_diagnostics import NodeStats
 from ddvlm_ros.node_params import PARAMS, check_values
+from ddvlm_ros.node_runner import run
 from ddvlm_ros.runtime_model import resolve_model_dir
 
 # EmotionNode methods that only use the state set up in on_configure (no super() calls inside)
@@ -118,8 +115,9 @@ class LifecycleEmotionNode(LifecycleNode):
             if count:
                 self.engine.count(name, count)
         self._stats = NodeStats()
-        reliable = QoSProfile(depth=self._p["transcript_queue_size"], reliability=ReliabilityPolicy.RELIABLE)
-        self._pub = self.create_publisher(EmotionState, "emotion", reliable)
+        self._pub = self.create_publisher(
+            EmotionState, "emotion", node_qos.emotion_qos(self._p["transcript_queue_size"])
+        )
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._release_timer = self.create_timer(adapter.RELEASE_PERIOD_S, self._release_held)
         self._release_timer.cancel()
@@ -173,22 +171,14 @@ class LifecycleEmotionNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def _make_subscriptions(self) -> None:
-        transcript_qos = QoSProfile(
-            depth=1, history=HistoryPolicy.KEEP_ALL, reliability=ReliabilityPolicy.RELIABLE
-        )
-        image_qos = QoSProfile(
-            depth=self._p["image_queue_size"],
-            reliability=qos_profile_sensor_data.reliability,
-            durability=qos_profile_sensor_data.durability,
-            history=qos_profile_sensor_data.history,
-        )
+        image_qos = node_qos.image_qos(self._p["image_queue_size"])
         subs = [
             self.create_subscription(Image, "image", self._gate_raw_image, image_qos, raw=True),
             self.create_subscription(
                 Transcript,
                 "transcript",
                 self._gate_transcript,
-                transcript_qos,
+                node_qos.transcript_qos(),
                 event_callbacks=SubscriptionEventCallbacks(message_lost=self._on_transcripts_lost),
             ),
         ]
@@ -261,32 +251,12 @@ for _name in _BORROWED:
 def main(args: list[str] | None = None) -> int:
     """Entry point of emotion_lifecycle_node: starts unconfigured; `ros2 lifecycle set` (or the launch
     file's autostart) moves it on. SIGINT/SIGTERM end it cleanly, as emotion_node's main does."""
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    sys.setswitchinterval(adapter.GIL_SWITCH_S)  # as emotion_node: the transcript path gets the GIL back fast
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    try:
-        node = LifecycleEmotionNode()
-    except ValueError as err:
-        rclpy.logging.get_logger("emotion_node").fatal(f"cannot start: {err}")
-        rclpy.try_shutdown()
-        return 1
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    try:
-        while not stop.is_set() and rclpy.ok():
-            executor.spin_once(timeout_sec=0.1)
-    except ExternalShutdownException:
-        pass
-    finally:
-        node.get_logger().info("shutting down")
-        node._active = False
-        node._teardown()
-        executor.shutdown(timeout_sec=10.0)
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run(LifecycleEmotionNode, args, before_destroy=_stop_answering)
+
+
+def _stop_answering(node: LifecycleEmotionNode) -> None:
+    node._active = False
+    node._teardown()
 
 
 if __name__ == "__main__":
