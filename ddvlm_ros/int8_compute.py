@@ -27,6 +27,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from ddvlm_ros.onnx_names import NameAllocator
+
 PRECISIONS = ("auto", "int8", "weights-only")
 ACTIVATION_MODES = ("per-tensor", "per-token")
 
@@ -89,22 +91,11 @@ def rewrite_int8_compute(
         out.CopyFrom(model)
     graph = out.graph
     inits = {t.name: t for t in graph.initializer}
-    producers = {o: n for n in graph.node for o in n.output}
     consumers: dict[str, list[onnx.NodeProto]] = {}
     for node in graph.node:
         for name in node.input:
             consumers.setdefault(name, []).append(node)
-    names = {n.name for n in graph.node} | set(inits) | set(producers)
-    for vi in list(graph.input) + list(graph.output) + list(graph.value_info):
-        names.add(vi.name)
-
-    def unique(base: str) -> str:
-        name, i = base, 0
-        while name in names:
-            i += 1
-            name = f"{base}_{i}"
-        names.add(name)
-        return name
+    unique = NameAllocator(graph)
 
     if activations not in ACTIVATION_MODES:
         raise ValueError(f"activations must be one of {ACTIVATION_MODES}, got {activations!r}")

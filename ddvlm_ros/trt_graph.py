@@ -28,6 +28,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper, version_converter
 
+from ddvlm_ros.onnx_names import NameAllocator
+
 TRT_MIN_OPSET = 19
 CONVERTER_VERSION = "1"  # part of the engine cache key: a changed rewrite rebuilds engines
 FP16_MAX = float(np.finfo(np.float16).max)
@@ -120,20 +122,11 @@ class _Rewrite:
         self.new_inits: list[onnx.TensorProto] = []
         self.keep_fp32: set[str] = set()  # initializers of FP32 islands
         self.keep_casts: set[int] = set()  # id() of Casts whose FLOAT target is intended
-        self.names = {n.name for n in self.nodes} | set(self.inits)
-        self.names |= {o for n in self.nodes for o in n.output} | {i.name for i in self.graph.input}
+        self.unique = NameAllocator(self.graph)
         inferred = onnx.shape_inference.infer_shapes(model)
         self.types = {t.name: t.data_type for t in self.graph.initializer}
         for v in [*inferred.graph.value_info, *inferred.graph.input, *inferred.graph.output]:
             self.types[v.name] = v.type.tensor_type.elem_type
-
-    def unique(self, base: str) -> str:
-        name, i = base, 0
-        while name in self.names:
-            i += 1
-            name = f"{base}_{i}"
-        self.names.add(name)
-        return name
 
     def consumers(self, tensor: str) -> list[onnx.NodeProto]:
         return [n for n in self.nodes if tensor in n.input]

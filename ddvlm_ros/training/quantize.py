@@ -18,6 +18,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from ddvlm_ros.onnx_names import NameAllocator
+
 EMBEDDING_MODES = ("fp32", "fp16", "int8")
 
 
@@ -106,22 +108,13 @@ class _Graph:
         self.consumers: dict[str, list[onnx.NodeProto]] = {}
         self.reindex()
         self.outputs = {o.name for o in self.graph.output}
-        self._names = {n.name for n in self.nodes} | set(self.inits)
-        self._names |= {v for n in self.nodes for v in n.output}
+        self.unique = NameAllocator(self.graph)
 
     def reindex(self) -> None:
         self.consumers = {}
         for node in self.nodes:
             for name in node.input:
                 self.consumers.setdefault(name, []).append(node)
-
-    def unique(self, base: str) -> str:
-        name, i = base, 0
-        while name in self._names:
-            i += 1
-            name = f"{base}_{i}"
-        self._names.add(name)
-        return name
 
     def array(self, name: str) -> np.ndarray:
         return numpy_helper.to_array(self.inits[name])
