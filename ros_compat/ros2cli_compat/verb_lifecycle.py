@@ -9,6 +9,8 @@ import time
 import rclpy
 from rclpy.node import Node
 
+from ._services import call_service, node_fqn
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="lifecycle_verb", metavar="verb")
@@ -29,22 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         p.add_argument("--spin-time", type=float, default=1.0, help="seconds to wait for discovery")
 
 
-def _fqn(name: str) -> str:
-    return name if name.startswith("/") else f"/{name}"
-
-
 def _call(node: Node, srv_type: type, service: str, request: object, timeout: float) -> object:
-    client = node.create_client(srv_type, service)
-    try:
-        if not client.wait_for_service(timeout_sec=timeout):
-            raise LookupError(f"Node not found or not a lifecycle node (no service {service})")
-        future = client.call_async(request)
-        rclpy.spin_until_future_complete(node, future, timeout_sec=timeout)
-        if future.result() is None:
-            raise LookupError(f"Service call {service} timed out")
-        return future.result()
-    finally:
-        node.destroy_client(client)
+    return call_service(node, srv_type, service, request, timeout, "Node not found or not a lifecycle node")
 
 
 def _discover(node: Node, spin_time: float) -> None:
@@ -117,16 +105,16 @@ def main(args: argparse.Namespace) -> int:
                 for name in lifecycle_node_names(node):
                     print(f"{name}: {_get(node, name, args.timeout)}")
             else:
-                print(_get(node, _fqn(args.node_name), args.timeout))
+                print(_get(node, node_fqn(args.node_name), args.timeout))
             return 0
         if args.lifecycle_verb == "list":
-            for t in _available(node, _fqn(args.node_name), args.timeout, args.all):
+            for t in _available(node, node_fqn(args.node_name), args.timeout, args.all):
                 print(
                     f"- {t.transition.label} [{t.transition.id}]\n\tStart: {t.start_state.label}"
                     f"\n\tGoal: {t.goal_state.label}"
                 )
             return 0
-        return _set(node, _fqn(args.node_name), args.transition, args.timeout)
+        return _set(node, node_fqn(args.node_name), args.transition, args.timeout)
     except LookupError as exc:
         print(exc, file=sys.stderr)
         return 1

@@ -11,6 +11,8 @@ from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import GetParameters, ListParameters, SetParameters
 from rclpy.node import Node
 
+from ._services import call_service, node_fqn
+
 _VALUE_FIELDS = {
     ParameterType.PARAMETER_BOOL: ("bool_value", "Boolean value is"),
     ParameterType.PARAMETER_INTEGER: ("integer_value", "Integer value is"),
@@ -62,34 +64,20 @@ def plain_value(value: ParameterValue) -> object:
     return list(raw) if not isinstance(raw, (bool, int, float, str)) else raw
 
 
-def _call(node: Node, srv_type: type, service: str, request: object, timeout: float) -> object:
-    client = node.create_client(srv_type, service)
-    if not client.wait_for_service(timeout_sec=timeout):
-        raise LookupError(f"Node not found (no service {service})")
-    future = client.call_async(request)
-    rclpy.spin_until_future_complete(node, future, timeout_sec=timeout)
-    if future.result() is None:
-        raise LookupError(f"Service call {service} timed out")
-    return future.result()
-
-
-def _node_fqn(name: str) -> str:
-    return name if name.startswith("/") else f"/{name}"
-
-
 def _list_names(node: Node, target: str, timeout: float) -> list[str]:
-    response = _call(node, ListParameters, f"{target}/list_parameters", ListParameters.Request(), timeout)
+    request = ListParameters.Request()
+    response = call_service(node, ListParameters, f"{target}/list_parameters", request, timeout)
     return sorted(response.result.names)
 
 
 def _get(node: Node, target: str, names: list[str], timeout: float) -> list[ParameterValue]:
     request = GetParameters.Request(names=names)
-    response = _call(node, GetParameters, f"{target}/get_parameters", request, timeout)
+    response = call_service(node, GetParameters, f"{target}/get_parameters", request, timeout)
     return list(response.values)
 
 
 def main(args: argparse.Namespace) -> int:
-    target = _node_fqn(args.node_name)
+    target = node_fqn(args.node_name)
     rclpy.init(args=[])  # the command line is ours, not rcl's (e.g. a `ros2 topic pub` value with :=)
     node = rclpy.create_node("_ros2cli_param", start_parameter_services=False)
     try:
@@ -110,7 +98,7 @@ def main(args: argparse.Namespace) -> int:
             request = SetParameters.Request(
                 parameters=[Parameter(name=args.parameter_name, value=value_from_string(args.value))]
             )
-            response = _call(node, SetParameters, f"{target}/set_parameters", request, args.timeout)
+            response = call_service(node, SetParameters, f"{target}/set_parameters", request, args.timeout)
             result = response.results[0]
             reason = f": {result.reason}" if result.reason else ""
             if not result.successful:  # upstream: the failure goes to stderr, the exit status stays 0
