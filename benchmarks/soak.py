@@ -46,6 +46,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "test"), str(ROOT)]
 
+from proc_tree import tree_mb  # noqa: E402 - benchmarks/ is the script's own directory
 from test_node_harness import LIGHT_ENV, image_msg, model_dir, transcript_msg  # noqa: E402
 
 from conftest import _claim_domain  # noqa: E402
@@ -242,7 +243,7 @@ class Driver:
 
 
 class RssSampler:
-    """The node process's VmRSS every second, tagged with the phase running then."""
+    """The node's VmRSS (its process and its vision process) every second, tagged with the phase."""
 
     def __init__(self, pid_of) -> None:
         self.pid_of = pid_of
@@ -260,18 +261,10 @@ class RssSampler:
                 self.samples.append((round(time.monotonic() - self.t0, 1), round(mb, 1), self.phase))
 
     def now(self, field: str = "VmRSS") -> float | None:
-        """VmRSS (MB) of the node, or one of its parts: RssAnon (its heap), RssFile, RssShmem (mapped shared
-        memory, e.g. the camera's Fast DDS segment the node reads frames from)."""
+        """VmRSS (MB) of the node and its vision process, or one of its parts: RssAnon (heap), RssFile,
+        RssShmem (mapped shared memory, e.g. the camera's Fast DDS segment frames are read from)."""
         pid = self.pid_of()
-        if pid is None:
-            return None
-        try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith(f"{field}:"):
-                    return int(line.split()[1]) / 1024.0
-        except OSError:
-            return None
-        return None
+        return None if pid is None else tree_mb(pid, field)
 
     def parts(self) -> dict[str, float | None]:
         return {f: self.now(f) for f in ("VmRSS", "RssAnon", "RssFile", "RssShmem")}

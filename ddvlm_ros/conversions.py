@@ -1,6 +1,6 @@
 """ROS messages ↔ engine types: the only place that knows both (the node and replay use it).
 
-Transcript → Utterance, Image/CompressedImage → a frame offered to the engine, EmotionResult →
+Transcript → Utterance, Image/CompressedImage → a frame offered to a FrameAnalyser, EmotionResult →
 EmotionState (stamps via ddvlm_ros/stamps.py).
 """
 
@@ -11,8 +11,8 @@ from collections.abc import Callable
 import numpy as np
 
 from ddvlm_msgs.msg import EmotionState, Transcript
-from ddvlm_ros.engine import EmotionEngine
 from ddvlm_ros.engine_types import EmotionResult, FrameRefused, Utterance
+from ddvlm_ros.frame_analysis import FrameAnalyser, FrameEvent
 from ddvlm_ros.image_input import (
     ImageError,
     compressed_to_bgr,
@@ -75,44 +75,44 @@ def converter_for(msg: object) -> ImageConverter:
     return compressed_to_bgr if hasattr(msg, "format") else image_to_bgr
 
 
-def offer_frame(engine: EmotionEngine, msg, max_pixels: int) -> tuple[int, np.ndarray] | None:
-    """Offer one image message to the engine: (stamp, BGR image) when it is to be analysed, None when it
-    is skipped or refused (refusals are counted as image_<reason> and logged, throttled)."""
-    t = stamp_ns(msg.header.stamp)
+def offer_frame(
+    frames: FrameAnalyser, msg, max_pixels: int
+) -> tuple[FrameEvent, np.ndarray | None] | None:
+    """Offer one image message: (event, BGR image) when it is to be analysed (FrameAnalyser.analyse),
+    (event, None) when the detection rate skips it, None when it is refused (counted as image_<reason>
+    and logged, throttled)."""
     convert = converter_for(msg)
     try:
-        image = engine.take_frame(t, lambda: convert(msg, max_pixels))
+        return frames.take(stamp_ns(msg.header.stamp), lambda: convert(msg, max_pixels))
     except (FrameRefused, ImageError) as err:
-        _refused(engine, err)
-        return None
+        _refused(frames, err)
     except Exception as err:  # never let one frame kill the node
-        engine.count("image_error")
-        engine.log.error(f"image processing failed: {err!r}", key="image_error")
-        return None
-    return None if image is None else (t, image)
+        frames.count("image_error")
+        frames.log.error(f"image processing failed: {err!r}", key="image_error")
+    return None
 
 
 def offer_raw_frame(
-    engine: EmotionEngine, data: bytes, max_pixels: int
-) -> tuple[int, Callable[[], np.ndarray]] | None:
-    """Offer a serialized sensor_msgs/Image: only its header is read and checked here, before any pixel
-    is copied; an admitted frame comes back as (stamp, loader), the loader converting its pixels later
-    (on the vision thread), so the frames the detection rate skips are never deserialized. None when it
-    is skipped or refused (counted as image_<reason>, logged)."""
+    frames: FrameAnalyser, data: bytes, max_pixels: int
+) -> tuple[FrameEvent, Callable[[], np.ndarray] | None] | None:
+    """Offer a serialized sensor_msgs/Image: only its header is read and checked before any pixel is
+    copied, so the frames the detection rate skips are never deserialized. (event, loader) when it is to
+    be analysed (the loader converts its pixels), (event, None) when skipped, None when refused (counted
+    as image_<reason>, logged)."""
     try:
         header = raw_image_header(data, max_pixels)
     except ImageError as err:
-        engine.count("images_received")  # take_frame counts every frame that reaches it
-        _refused(engine, err)
+        frames.count("images_received")  # take() counts every frame that reaches it
+        _refused(frames, err)
         return None
     try:
-        admitted = engine.take_frame(header.stamp_ns, lambda: data)
+        event, admitted = frames.take(header.stamp_ns, lambda: data)
     except FrameRefused as err:
-        _refused(engine, err)
+        _refused(frames, err)
         return None
-    return None if admitted is None else (header.stamp_ns, lambda: raw_image_to_bgr(data, header))
+    return event, (None if admitted is None else lambda: raw_image_to_bgr(data, header))
 
 
-def _refused(engine: EmotionEngine, err: FrameRefused | ImageError) -> None:
-    engine.count(f"image_{err.reason}")
-    engine.log.warning(f"image dropped ({err.reason}): {err}", key=f"image_{err.reason}")
+def _refused(frames: FrameAnalyser, err: FrameRefused | ImageError) -> None:
+    frames.count(f"image_{err.reason}")
+    frames.log.warning(f"image dropped ({err.reason}): {err}", key=f"image_{err.reason}")

@@ -1,40 +1,55 @@
 """emotion_node: the ROS adapter around EmotionEngine (ddvlm_ros/engine.py).
 
-Parameters, subscriptions and publishers, the vision thread, diagnostics. What an answer is, which
-frames it uses and when a transcript waits for its trailing frames is the engine's business; messages
-are converted in ddvlm_ros/conversions.py. Face analysis runs on the vision thread (newest selected
-frame first), so on the transcript path only text encoding and fusion remain.
+Parameters, the transcript subscription and publishers, diagnostics. What an answer is, which frames
+it uses and when a transcript waits for its trailing frames is the engine's business; messages are
+converted in ddvlm_ros/conversions.py. Images are subscribed to and analysed in the node's vision
+process (ddvlm_ros/vision_process.py, linked by ddvlm_ros/vision_link.py), so this process does only
+the transcript path: text encoding and fusion.
 """
 
 from __future__ import annotations
 
-import queue
 import sys
-import threading
-import time
-from collections.abc import Callable
 
-import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.event_handler import QoSMessageLostInfo, SubscriptionEventCallbacks
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from sensor_msgs.msg import CompressedImage, Image
 from std_srvs.srv import Trigger
 
 from ddvlm_msgs.msg import EmotionState, Transcript
 from ddvlm_ros import node_qos
-from ddvlm_ros.conversions import emotion_state, offer_frame, offer_raw_frame, utterance
+from ddvlm_ros.conversions import emotion_state, utterance
 from ddvlm_ros.engine import Answer, EmotionEngine, EmotionResult, EngineSettings, Model
-from ddvlm_ros.memory import pin_mmap_threshold, release_free_memory
 from ddvlm_ros.node_diagnostics import NodeStats
 from ddvlm_ros.node_params import PARAMS, SPECS, check_values
 from ddvlm_ros.node_runner import run
 from ddvlm_ros.runtime_model import resolve_model_dir
+from ddvlm_ros.vision_link import VisionLink
+from ddvlm_ros.vision_process import VisionConfig
 
 RELEASE_PERIOD_S = 0.01  # how often held transcripts are checked while some are held
-SPEECH_FIRST_MAX_WAIT_S = 0.1  # longest a face analysis waits for a transcript being answered
+
+
+def vision_config(node: Node, p: dict, model_dir: str, active: bool) -> VisionConfig:
+    """The vision process's share of the node's parameters, with the node's resolved topic names."""
+    return VisionConfig(
+        node_name=node.get_name(),
+        namespace=node.get_namespace(),
+        image_topic=node.resolve_topic_name("image"),
+        compressed_topic=node.resolve_topic_name("image/compressed") if p["use_compressed"] else None,
+        use_sim_time=bool(node.get_parameter("use_sim_time").value),
+        model_dir=model_dir,
+        backend=p["backend"],
+        precision=p["precision"],
+        face_detector=p["face_detector"],
+        image_queue_size=p["image_queue_size"],
+        face_detection_rate_hz=p["face_detection_rate_hz"],
+        max_future_s=p["max_future_s"],
+        max_image_pixels=p["max_image_pixels"],
+        active=active,
+    )
 
 
 class EmotionNode(Node):
@@ -46,35 +61,42 @@ class EmotionNode(Node):
             self.declare_parameter(spec.name, spec.default, spec.descriptor())
         self._p = {spec.name: self.get_parameter(spec.name).value for spec in PARAMS}
         check_values(self._p)
-        pin_mmap_threshold()  # frame-sized buffers are unmapped when freed: RSS falls back after a 4K stream
         self.model_dir = resolve_model_dir(self._p["model_dir"])
-        model = Model.load(
-            self.model_dir,
-            self._p["backend"],
-            self._p["threads"],
-            self.get_logger(),
-            self._p["precision"],
-            self._p["face_detector"],
-        )
-        self.engine = EmotionEngine(
-            model,
-            EngineSettings.from_values(self._p),
-            now_ns=lambda: self.get_clock().now().nanoseconds,
-            logger=self.get_logger(),
-        )
         self._stats = NodeStats()
+        self._vision = VisionLink(
+            vision_config(self, self._p, str(self.model_dir), active=True),
+            self.get_logger(),
+            self._stats.image_arrived,
+        )
+        self._vision.start()  # loads its model while this process loads its own
+        try:
+            model = Model.load(
+                self.model_dir,
+                self._p["backend"],
+                self._p["threads"],
+                self.get_logger(),
+                self._p["precision"],
+                self._p["face_detector"],
+            )
+            self.engine = EmotionEngine(
+                model,
+                EngineSettings.from_values(self._p),
+                now_ns=lambda: self.get_clock().now().nanoseconds,
+                logger=self.get_logger(),
+            )
+        except Exception:
+            self._vision.stop()
+            raise
+        self._vision.attach(self.engine)
+        self._vision.wait_ready()
 
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.add_post_set_parameters_callback(self._after_set_parameters)
 
-        image_qos = node_qos.image_qos(self._p["image_queue_size"])
         self._pub = self.create_publisher(
             EmotionState, "emotion", node_qos.emotion_qos(self._p["transcript_queue_size"])
         )
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self.create_subscription(Image, "image", self._on_raw_image, image_qos, raw=True)
-        if self._p["use_compressed"]:
-            self.create_subscription(CompressedImage, "image/compressed", self._on_image, image_qos)
         self.create_subscription(
             Transcript,
             "transcript",
@@ -88,13 +110,6 @@ class EmotionNode(Node):
         self.create_timer(1.0, self._publish_diagnostics)
         self._visual_timer = None
         self._make_visual_timer()
-        self._vision_queue: queue.Queue[tuple[int, np.ndarray | Callable[[], np.ndarray]]] = queue.Queue(
-            maxsize=1
-        )
-        self._vision_stop = threading.Event()
-        self._answering = threading.Event()  # set while a transcript is answered: vision waits to start
-        self._vision_thread = threading.Thread(target=self._vision_loop, name="vision", daemon=True)
-        self._vision_thread.start()
         self.get_logger().info(
             f"ready: model {model.name} on {model.backend.name} from {self.model_dir}; "
             f"topics {self.resolve_topic_name('image')}, {self.resolve_topic_name('transcript')} → "
@@ -124,6 +139,7 @@ class EmotionNode(Node):
         live = {p.name: p.value for p in params if p.name in SPECS and SPECS[p.name].live}
         self._p.update(live)
         self.engine.apply(live)
+        self._vision.apply(live)
         if "visual_rate_hz" in live:
             self._make_visual_timer()
         for name, value in live.items():
@@ -137,59 +153,10 @@ class EmotionNode(Node):
         if rate > 0:
             self._visual_timer = self.create_timer(1.0 / rate, self._on_visual_timer)
 
-    # ---- images: the engine admits a frame here, the vision thread analyses it --------------------------
-    def _on_image(self, msg: CompressedImage) -> None:
-        self._stats.image_arrived()
-        frame = offer_frame(self.engine, msg, self._p["max_image_pixels"])
-        if frame is not None:
-            self._queue_frame(frame)
-
-    def _on_raw_image(self, data: bytes) -> None:
-        """A serialized sensor_msgs/Image (raw subscription): the executor reads only its header."""
-        self._stats.image_arrived()
-        frame = offer_raw_frame(self.engine, data, self._p["max_image_pixels"])
-        if frame is not None:
-            self._queue_frame(frame)
-
-    def _queue_frame(self, frame: tuple[int, np.ndarray | Callable[[], np.ndarray]]) -> None:
-        # A queue of one: the vision thread always gets the newest admitted frame.
-        try:
-            self._vision_queue.put_nowait(frame)
-        except queue.Full:
-            try:
-                self._vision_queue.get_nowait()
-                self.engine.count("images_superseded_busy")
-            except queue.Empty:
-                pass
-            self._vision_queue.put_nowait(frame)
-
-    def _vision_loop(self) -> None:
-        while not self._vision_stop.is_set():
-            try:
-                stamp, frame = self._vision_queue.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            # Speech first: a face analysis (~0.1-0.2 s of CPU) does not start while a transcript is answered.
-            deadline = time.monotonic() + SPEECH_FIRST_MAX_WAIT_S
-            while self._answering.is_set() and time.monotonic() < deadline and not self._vision_stop.is_set():
-                time.sleep(0.002)
-            try:
-                image = frame() if callable(frame) else frame
-            except Exception as err:  # its header was checked in offer_raw_frame: not expected
-                self.engine.count("image_error")
-                self.engine.log.error(f"image conversion failed: {err!r}", key="image_conversion")
-                image = np.zeros((1, 1, 3), np.uint8)  # analysed as faceless: frames up to stamp are done
-            self.engine.analyse_frame(stamp, image)
-            del frame, image  # a 4K frame is 24 MiB: not kept until the next one arrives
-
     # ---- transcripts: the critical path -------------------------------------------------------------
     def _on_transcript(self, msg: Transcript) -> None:
         self._stats.transcript_arrived()
-        self._answering.set()
-        try:
-            self._publish(self.engine.submit(utterance(msg)))
-        finally:
-            self._answering.clear()
+        self._publish(self.engine.submit(utterance(msg)))
         if self.engine.held and self._release_timer.is_canceled():
             self._release_timer.reset()
 
@@ -231,24 +198,20 @@ class EmotionNode(Node):
         return response
 
     def _publish_diagnostics(self) -> None:
-        if self._stats.stream_just_stopped() and release_free_memory():
-            self.engine.count("memory_released_after_stream")  # freed frame buffers back to the OS
         status = self._stats.status(
-            self.get_name(), self.engine, str(self.model_dir), self._p["face_detection_rate_hz"]
+            self.get_name(), self.engine, str(self.model_dir), self._p["face_detection_rate_hz"], self._vision
         )
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.get_clock().now().to_msg()
         self._diag_pub.publish(array)
 
     def destroy_node(self) -> None:
-        """Answer held transcripts with the frames there are, then stop the vision thread before the
+        """Answer held transcripts with the frames there are, then stop the vision process before the
         node's handles go away."""
         if self.engine.held:
             self.get_logger().info(f"answering {self.engine.held} held transcript(s) before shutting down")
             self._publish(self.engine.flush())
-        self._vision_stop.set()
-        if self._vision_thread.is_alive():
-            self._vision_thread.join(timeout=5.0)
+        self._vision.stop()
         super().destroy_node()
 
 

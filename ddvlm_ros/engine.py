@@ -6,7 +6,8 @@ and visual-only updates. Its two clocks are injected (`now_ns`: the stamp clock,
 the bag's time in replay; `wall_s`: what waits are measured in), so fed the same inputs in the same order
 with the same clocks it gives the same answers: offline replay relies on that.
 
-Threads: `analyse_frame` may run on a vision thread; every other method is called from one thread.
+Threads: `note_frame` may be called from another thread (the node's link to its vision process);
+every other method is called from one thread.
 """
 
 from __future__ import annotations
@@ -32,9 +33,10 @@ from ddvlm_ros.engine_types import (
     Unanswered,
     Utterance,
 )
+from ddvlm_ros.frame_analysis import FrameAnalyser, FrameEvent
 from ddvlm_ros.logs import Logger, ThrottledLog
 from ddvlm_ros.node_params import SPECS
-from ddvlm_ros.preprocessing import Turn, face_crops
+from ddvlm_ros.preprocessing import Turn
 from ddvlm_ros.runtime_model import Model, check_frames_per_utterance
 from ddvlm_ros.smoothing import smooth, softmax
 
@@ -44,13 +46,13 @@ __all__ = [
     "EmotionResult",
     "EngineSettings",
     "EngineStatus",
+    "FrameEvent",
     "FrameRefused",
     "Model",
     "Unanswered",
     "Utterance",
 ]
 
-TIME_JUMP_BACK_NS = 1_000_000_000  # a frame this much older than the last one means the clock restarted
 STREAMING_S = 1.0  # a frame came within this wall time: the camera streams, trailing frames will come
 
 
@@ -95,8 +97,9 @@ class EmotionEngine:
             seconds_to_ns(settings.conversation_idle_timeout_s),
             settings.max_conversations,
         )
-        self._last_image_ns: int | None = None
-        self._last_detect_ns: int | None = None
+        self.frames = FrameAnalyser(
+            model, settings.face_detection_rate_hz, settings.max_future_s, now_ns, self.count, self.log
+        )
         self._frames_done_ns = 0  # newest frame stamp analysed or skipped by the detection rate
         self._last_frame_s = float("-inf")
         self._last_speech_s = float("-inf")
@@ -129,6 +132,7 @@ class EmotionEngine:
                 self._dialogue.set_max_turns(mine["context_turns"])
             if "conversation_idle_timeout_s" in mine:
                 self._dialogue.idle_timeout_ns = seconds_to_ns(mine["conversation_idle_timeout_s"])
+        self.frames.apply(mine.get("face_detection_rate_hz"), mine.get("max_future_s"))
 
     def count(self, name: str, n: int = 1) -> None:
         with self._lock:
@@ -139,68 +143,24 @@ class EmotionEngine:
         with self._lock:
             return EngineStatus(dict(self.counts), len(self._faces), len(self._dialogue), len(self._held))
 
-    # ---- frames ------------------------------------------------------------------------------------
-    def take_frame(self, stamp_ns: int, load: Callable[[], np.ndarray]) -> np.ndarray | None:
-        """Admit the frame stamped stamp_ns; returns load()'s BGR image when it is to be analysed (pass
-        it to analyse_frame), None when the detection rate skips it. FrameRefused for a bad stamp; load()
-        runs only for frames that are analysed, and what it raises propagates."""
-        self.count("images_received")
-        self._last_frame_s = self._wall_s()
-        s = self._settings
-        now = self._now_ns()
-        if now > 0 and stamp_ns - now > seconds_to_ns(s.max_future_s):
-            ahead = (stamp_ns - now) / 1e9
-            raise FrameRefused("future_stamp", f"stamp {stamp_ns / 1e9:.3f} s is {ahead:.3f} s in the future")
-        last = self._last_image_ns
-        if last is not None and stamp_ns <= last:
-            if last - stamp_ns <= TIME_JUMP_BACK_NS:
-                raise FrameRefused("out_of_order", f"stamp {stamp_ns} is not after the previous {last}")
-            self.log.warning("image stamps jumped back; clearing the face-feature buffer")
-            self.count("image_time_jump_back")
-            with self._lock:
-                self._faces.clear()
-            self._last_detect_ns = None
-        self._last_image_ns = stamp_ns
-        rate = s.face_detection_rate_hz
-        if rate <= 0:
-            self._frame_done(stamp_ns)
-            return None
-        if self._last_detect_ns is not None and stamp_ns - self._last_detect_ns < 1e9 / rate:
-            self.count("images_not_analysed_rate")
-            self._frame_done(stamp_ns)
-            return None
-        image = load()
-        self._last_detect_ns = stamp_ns
-        return image
-
-    def analyse_frame(self, stamp_ns: int, image: np.ndarray) -> None:
-        """Face detection + face features of one admitted frame into the buffer (any thread)."""
-        try:
-            crops = face_crops(image, self.model.detector, max_faces=1, size=self.model.face_size)
-            self.count("images_analysed")
-            if not crops:
-                self.count("images_without_face")
-                return
-            features = self.model.backend.encode_faces(np.stack(crops)[:, None].astype(np.float32))
-            with self._lock:
-                added = self._faces.add(stamp_ns, features[0].astype(np.float32))
-            if added is not AddResult.OK:
-                self.count(f"face_{added.value}")
-        except Exception as err:  # never let one frame stop the stream
-            self.count("image_error")
-            self.log.error(f"face analysis failed: {err!r}", key="face_analysis")
-        finally:
-            self._frame_done(stamp_ns)
-
+    # ---- frames: admitted and analysed by a FrameAnalyser (here, or in the vision process) ---------
     def add_frame(self, stamp_ns: int, image: np.ndarray) -> None:
-        """take_frame + analyse_frame in the caller's thread (offline replay, tests)."""
-        taken = self.take_frame(stamp_ns, lambda: image)
-        if taken is not None:
-            self.analyse_frame(stamp_ns, taken)
+        """Admit, analyse and keep one frame in the caller's thread (offline replay, tests); FrameRefused
+        for a bad stamp."""
+        self.note_frame(self.frames.offer(stamp_ns, lambda: image))
 
-    def _frame_done(self, stamp_ns: int) -> None:
+    def note_frame(self, event: FrameEvent) -> None:
+        """What a FrameAnalyser made of one frame (any thread): its face features into the buffer, and
+        frames up to its stamp are done (what held transcripts wait for)."""
+        self._last_frame_s = self._wall_s()
         with self._lock:
-            self._frames_done_ns = max(self._frames_done_ns, stamp_ns)
+            if event.clear_buffer:
+                self._faces.clear()
+            if event.features is not None:
+                added = self._faces.add(event.stamp_ns, event.features)
+                if added is not AddResult.OK:
+                    self.counts[f"face_{added.value}"] += 1
+            self._frames_done_ns = max(self._frames_done_ns, event.stamp_ns)
 
     # ---- utterances ----------------------------------------------------------------------------------
     def frame_window(self, utterance: Utterance, settings: EngineSettings | None = None) -> tuple[int, int]:

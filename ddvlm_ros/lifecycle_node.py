@@ -1,11 +1,13 @@
 """emotion_node as a managed (lifecycle) node: the same adapter as emotion_node.py, in lifecycle steps.
 
 - constructor: parameters declared (and validated in the set-parameters callback), nothing loaded;
-- configure: the model is loaded and the engine built; publishers, diagnostics and ~/reset_context;
-- activate: the image and transcript subscriptions (created on the first activation) answer;
+- configure: the model is loaded, the engine built and the vision process started (without image
+  subscriptions); publishers, diagnostics and ~/reset_context;
+- activate: the transcript subscription here and the image subscriptions in the vision process (both
+  created on the first activation) answer;
 - deactivate: transcripts and frames still arrive but are not answered, counted as
   transcripts_ignored_inactive / images_ignored_inactive in /diagnostics;
-- cleanup (and shutdown): subscriptions, timers and the vision thread go, the model is freed.
+- cleanup (and shutdown): subscriptions, timers and the vision process go, the model is freed.
 
 The callbacks themselves are EmotionNode's (one implementation of the adapter): this class borrows them
 and supplies the state they use once configured.
@@ -14,14 +16,11 @@ and supplies the state they use once configured.
 from __future__ import annotations
 
 import gc
-import queue
 import sys
-import threading
 
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.lifecycle import LifecycleNode, State, TransitionCallbackReturn
-from sensor_msgs.msg import CompressedImage, Image
 from std_srvs.srv import Trigger
 
 from ddvlm_msgs.msg import EmotionState, Transcript
@@ -29,21 +28,18 @@ from ddvlm_ros import emotion_node as adapter
 from ddvlm_ros import node_qos
 from ddvlm_ros.backends import BackendUnavailable, ModelError
 from ddvlm_ros.engine import EmotionEngine, EngineSettings, Model
-from ddvlm_ros.memory import pin_mmap_threshold, release_free_memory
+from ddvlm_ros.memory import release_free_memory
 from ddvlm_ros.node_diagnostics import NodeStats
 from ddvlm_ros.node_params import PARAMS, check_values
 from ddvlm_ros.node_runner import run
 from ddvlm_ros.runtime_model import resolve_model_dir
+from ddvlm_ros.vision_link import VisionLink
 
 # EmotionNode methods that only use the state set up in on_configure (no super() calls inside)
 _BORROWED = (
     "_on_set_parameters",
     "_after_set_parameters",
     "_make_visual_timer",
-    "_on_image",
-    "_on_raw_image",
-    "_queue_frame",
-    "_vision_loop",
     "_on_transcripts_lost",
     "_release_held",
     "_publish",
@@ -90,10 +86,17 @@ class LifecycleEmotionNode(LifecycleNode):
 
     # ---- transitions ------------------------------------------------------------------------------
     def on_configure(self, state: State) -> TransitionCallbackReturn:
+        self._stats = NodeStats()
+        vision = None
         try:
-            pin_mmap_threshold()
             self.model_dir = resolve_model_dir(self._p["model_dir"])
             p = self._p
+            vision = VisionLink(
+                adapter.vision_config(self, p, str(self.model_dir), active=False),
+                self.get_logger(),
+                self._stats.image_arrived,
+            )
+            vision.start()
             model = Model.load(
                 self.model_dir,
                 p["backend"],
@@ -102,19 +105,24 @@ class LifecycleEmotionNode(LifecycleNode):
                 p["precision"],
                 p["face_detector"],
             )
+            self.engine = EmotionEngine(
+                model,
+                EngineSettings.from_values(self._p),
+                now_ns=lambda: self.get_clock().now().nanoseconds,
+                logger=self.get_logger(),
+            )
+            vision.attach(self.engine)
+            vision.wait_ready()
         except (FileNotFoundError, ValueError, ModelError, BackendUnavailable) as err:
+            if vision is not None:
+                vision.stop()
+            self.engine = None
             self.get_logger().error(f"configure failed: {err}")
             return TransitionCallbackReturn.FAILURE
-        self.engine = EmotionEngine(
-            model,
-            EngineSettings.from_values(self._p),
-            now_ns=lambda: self.get_clock().now().nanoseconds,
-            logger=self.get_logger(),
-        )
+        self._vision = vision
         for name, count in self._ignored.items():
             if count:
                 self.engine.count(name, count)
-        self._stats = NodeStats()
         self._pub = self.create_publisher(
             EmotionState, "emotion", node_qos.emotion_qos(self._p["transcript_queue_size"])
         )
@@ -129,11 +137,6 @@ class LifecycleEmotionNode(LifecycleNode):
             self.create_service(Trigger, "~/reset_context", self._on_reset_context),
             self.create_timer(1.0, self._publish_diagnostics),
         ]
-        self._vision_queue: queue.Queue = queue.Queue(maxsize=1)
-        self._vision_stop = threading.Event()
-        self._answering = threading.Event()  # EmotionNode's speech-first flag (set while answering)
-        self._vision_thread = threading.Thread(target=self._vision_loop, name="vision", daemon=True)
-        self._vision_thread.start()
         self.get_logger().info(
             f"configured: model {model.name} on {model.backend.name} from {self.model_dir}"
         )
@@ -142,6 +145,7 @@ class LifecycleEmotionNode(LifecycleNode):
     def on_activate(self, state: State) -> TransitionCallbackReturn:
         if not self._subscriptions_made:
             self._make_subscriptions()
+        self._vision.set_active(True)
         self._make_visual_timer()
         self._active = True
         self.get_logger().info(
@@ -152,6 +156,7 @@ class LifecycleEmotionNode(LifecycleNode):
 
     def on_deactivate(self, state: State) -> TransitionCallbackReturn:
         self._active = False
+        self._vision.set_active(False)
         if self._visual_timer is not None:
             self.destroy_timer(self._visual_timer)
             self._visual_timer = None
@@ -171,9 +176,7 @@ class LifecycleEmotionNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def _make_subscriptions(self) -> None:
-        image_qos = node_qos.image_qos(self._p["image_queue_size"])
         subs = [
-            self.create_subscription(Image, "image", self._gate_raw_image, image_qos, raw=True),
             self.create_subscription(
                 Transcript,
                 "transcript",
@@ -182,10 +185,6 @@ class LifecycleEmotionNode(LifecycleNode):
                 event_callbacks=SubscriptionEventCallbacks(message_lost=self._on_transcripts_lost),
             ),
         ]
-        if self._p["use_compressed"]:
-            subs.append(
-                self.create_subscription(CompressedImage, "image/compressed", self._gate_image, image_qos)
-            )
         self._subscriptions_made = subs
 
     def _teardown(self) -> None:
@@ -199,8 +198,7 @@ class LifecycleEmotionNode(LifecycleNode):
             return
         if self.engine.held:
             self._publish(self.engine.flush())
-        self._vision_stop.set()
-        self._vision_thread.join(timeout=5.0)
+        self._vision.stop()
         for handle in self._configured_handles:
             if hasattr(handle, "timer_period_ns"):
                 self.destroy_timer(handle)
@@ -227,14 +225,6 @@ class LifecycleEmotionNode(LifecycleNode):
     def _gate_transcript(self, msg: Transcript) -> None:
         if not self._ignore("transcripts_ignored_inactive"):
             self._on_transcript(msg)
-
-    def _gate_image(self, msg: CompressedImage) -> None:
-        if not self._ignore("images_ignored_inactive"):
-            self._on_image(msg)
-
-    def _gate_raw_image(self, data: bytes) -> None:
-        if not self._ignore("images_ignored_inactive"):
-            self._on_raw_image(data)
 
     def _on_transcript(self, msg: Transcript) -> None:
         adapter.EmotionNode._on_transcript(self, msg)

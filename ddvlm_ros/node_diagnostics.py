@@ -14,10 +14,10 @@ import numpy as np
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 
 from ddvlm_ros.engine import EmotionEngine, EmotionResult
+from ddvlm_ros.vision_link import VisionLink
 
 VISION_WINDOW_S = 5.0  # analysed vs due face-analysis rate is judged over this long
 VISION_BEHIND_RATIO = 0.5  # WARN when fewer than this share of the frames due are analysed
-STREAM_STOPPED_S = 2.0  # no frame for this long: the stream stopped, freed frame memory is released
 
 
 class RateMeter:
@@ -46,12 +46,10 @@ class NodeStats:
         self._inference_ms: deque[float] = deque(maxlen=2000)
         self._rates = {"image": RateMeter(), "transcript": RateMeter(), "emotion": RateMeter()}
         self._vision_window: deque[tuple[float, int, int]] = deque()  # (monotonic, received, analysed)
-        self._last_image_s = float("-inf")
-        self._frames_since_release = False
 
     def image_arrived(self) -> None:
+        """A frame reached the vision process (called from the vision link's thread)."""
         self._rates["image"].tick()
-        self._last_image_s = time.monotonic()
 
     def transcript_arrived(self) -> None:
         self._rates["transcript"].tick()
@@ -63,18 +61,16 @@ class NodeStats:
             self._latency_ms.append((time.monotonic() - result.received_s) * 1000.0)
             self._inference_ms.append(result.inference_ms)
 
-    def stream_just_stopped(self) -> bool:
-        """True once each time the image stream has been quiet for STREAM_STOPPED_S."""
-        if time.monotonic() - self._last_image_s < STREAM_STOPPED_S:
-            self._frames_since_release = True
-            return False
-        stopped, self._frames_since_release = self._frames_since_release, False
-        return stopped
-
     def status(
-        self, name: str, engine: EmotionEngine, model_dir: str, face_detection_rate_hz: float
+        self,
+        name: str,
+        engine: EmotionEngine,
+        model_dir: str,
+        face_detection_rate_hz: float,
+        vision: VisionLink,
     ) -> DiagnosticStatus:
-        """OK, WARN (unanswered transcripts, vision behind) or ERROR (transcripts lost in transport)."""
+        """OK, WARN (unanswered transcripts, vision behind) or ERROR (transcripts lost in transport, the
+        vision process not running)."""
         snapshot = engine.status()
         counts = snapshot.counts
         with self._lock:
@@ -83,20 +79,26 @@ class NodeStats:
         drops = {k: v for k, v in counts.items() if k.startswith(("unanswered_", "image_"))}
         backend = engine.model.backend.name
         lost = counts.get("transcripts_lost", 0)
-        vision = self._vision_rates(counts, face_detection_rate_hz)
+        rates = self._vision_rates(counts, face_detection_rate_hz)
         problems = []
         if lost:
             problems.append(f"{lost} transcript(s) lost in transport")
+        if not vision.alive:
+            problems.append("the vision process is not running (faces are not used)")
         if any(k.startswith("unanswered_") for k in drops):
             problems.append("some transcripts were not answered")
-        if vision["state"] == "behind":
+        if rates["state"] == "behind":
             problems.append(
-                f"vision falls behind: {vision['analysed_hz']:.1f} Hz analysed of "
-                f"{vision['due_hz']:.1f} Hz due (face_detection_rate_hz {vision['requested_hz']:g})"
+                f"vision falls behind: {rates['analysed_hz']:.1f} Hz analysed of "
+                f"{rates['due_hz']:.1f} Hz due (face_detection_rate_hz {rates['requested_hz']:g})"
             )
         status = DiagnosticStatus(name=f"{name}: emotion", hardware_id=backend)
         status.level = (
-            DiagnosticStatus.ERROR if lost else DiagnosticStatus.WARN if problems else DiagnosticStatus.OK
+            DiagnosticStatus.ERROR
+            if lost or not vision.alive
+            else DiagnosticStatus.WARN
+            if problems
+            else DiagnosticStatus.OK
         )
         status.message = "; ".join(problems) if problems else "ok"
         values = {
@@ -112,9 +114,11 @@ class NodeStats:
             "frame_buffer_depth": str(snapshot.frame_buffer_depth),
             "conversations": str(snapshot.conversations),
             "drops_total": str(sum(drops.values()) + lost),
-            "vision": vision["state"],
-            "face_analysis_rate_hz": f"{vision['analysed_hz']:.2f}",
-            "face_analysis_due_hz": f"{vision['due_hz']:.2f}",
+            "vision": rates["state"] if vision.alive else "not running",
+            "face_analysis_rate_hz": f"{rates['analysed_hz']:.2f}",
+            "face_analysis_due_hz": f"{rates['due_hz']:.2f}",
+            "vision_process_rss_mb": f"{vision.rss_bytes / 2**20:.1f}",
+            "vision_process_pid": str(vision.pid or ""),
         }
         values.update({f"count.{k}": str(v) for k, v in sorted(counts.items())})
         status.values = [KeyValue(key=k, value=v) for k, v in values.items()]

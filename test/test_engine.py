@@ -289,10 +289,10 @@ def test_bad_frames_are_refused_with_their_reason(model, clock, face) -> None:
     assert engine.status().counts["image_time_jump_back"] == 1 and engine.status().frame_buffer_depth == 1
     bad = image_msg(face, T0 + 1)
     bad.encoding = "32FC1"
-    assert offer_frame(engine, bad, 1_000_000) is None  # the converter's refusal, counted like the engine's
+    assert offer_frame(engine.frames, bad, 1_000_000) is None  # the converter's refusal, counted alike
     assert engine.status().counts["image_unknown_encoding"] == 1
-    good = offer_frame(engine, image_msg(face, T0 + 2), 1_000_000)
-    assert good is not None and good[0] == T0 + 2 and good[1].shape == face.shape
+    good = offer_frame(engine.frames, image_msg(face, T0 + 2), 1_000_000)
+    assert good is not None and good[0].stamp_ns == T0 + 2 and good[1].shape == face.shape
 
 
 def test_bad_transcripts_get_a_named_reason_or_are_answered_and_counted(model, clock, face) -> None:

@@ -80,9 +80,10 @@ def replay_offline(
             clock.ns = m.stamp_ns
             result.played[m.topic] += 1
             if m.topic == topics.image:
-                frame = offer_frame(engine, m.msg, params["max_image_pixels"])
-                if frame is not None:
-                    engine.analyse_frame(*frame)
+                offered = offer_frame(engine.frames, m.msg, params["max_image_pixels"])
+                if offered is not None:
+                    event, image = offered
+                    engine.note_frame(event if image is None else engine.frames.analyse(event, image))
                 record(engine.release())
                 continue
             if m.msg.is_final:  # partial ones go to the engine too, as over DDS, but expect no answer
