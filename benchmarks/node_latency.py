@@ -182,10 +182,14 @@ def one_run(args, utterances, model: Path, backend, tokenizer) -> dict:
         rss_end = tree_mb(node.proc.pid)
         load_end = os.getloadavg()[0]
     finally:
-        if camera is not None:
-            camera.stop()
-        probe.close()
-        rc = node.stop()
+        try:
+            if camera is not None:
+                camera.stop()
+        finally:
+            try:
+                probe.close()
+            finally:
+                rc = node.stop()  # never leave a node running (it would answer the next run's transcripts)
     node_stats, bare_stats = percentiles(node_ms), percentiles(bare_ms)
     return {
         "utterances": len(node_ms),

@@ -576,17 +576,19 @@ def main(argv: list[str] | None = None) -> int:
         report["diagnostics_final"] = {"level": driver.diag_level, "message": driver.diag_message}
         report["counters_final"] = driver.snapshot()
     finally:
-        if camera is not None:
-            camera.stop()
-        sampler.stop()
-        driver.close()
-        if launch.poll() is None:
-            os.killpg(launch.pid, signal.SIGINT)
-            try:
-                launch.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(launch.pid, signal.SIGKILL)
-        log.close()
+        try:
+            if camera is not None:
+                camera.stop()
+            sampler.stop()
+            driver.close()
+        finally:  # never leave the launched node running, whatever failed above
+            if launch.poll() is None:
+                os.killpg(launch.pid, signal.SIGINT)
+                try:
+                    launch.wait(30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(launch.pid, signal.SIGKILL)
+            log.close()
     report["machine"]["load_avg_end"] = os.getloadavg()
     report["rss_series"] = sampler.samples[::5]
     report["summary"] = summarize(report)

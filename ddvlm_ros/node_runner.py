@@ -8,21 +8,11 @@ import threading
 from collections.abc import Callable
 
 import rclpy
-from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
 from ddvlm_ros.backends import BackendUnavailable, ModelError
-
-
-def make_executor() -> tuple[Executor, str]:
-    """rclpy's EventsExecutor where it exists (Jazzy: rclpy.experimental; its C++ event queue costs far
-    less per message than rebuilding a wait set), else the SingleThreadedExecutor (Humble)."""
-    try:
-        from rclpy.experimental import EventsExecutor
-    except ImportError:
-        return SingleThreadedExecutor(), "SingleThreadedExecutor (this rclpy has no EventsExecutor)"
-    return EventsExecutor(), "EventsExecutor"
 
 
 def run(
@@ -34,7 +24,7 @@ def run(
 
     The signals only set a flag: rclpy's own handler would shut the context down while the vision
     thread may still be working, so shutdown is done here, in order: stop dispatching, destroy the node
-    (which stops the vision thread), shut rclpy down.
+    (which stops the vision process), shut rclpy down.
     """
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     stop = threading.Event()
@@ -49,9 +39,9 @@ def run(
     # One thread on purpose: every callback is short (face analysis runs in the vision process), and
     # rclpy's multi-threaded executor re-polls subscriptions whose callbacks are still queued, costing
     # CPU and GIL time that the transcript path needs.
-    executor, kind = make_executor()
+    # (rclpy.experimental's EventsExecutor measured no faster here: benchmarks/node_latency.py.)
+    executor = SingleThreadedExecutor()
     executor.add_node(node)
-    node.get_logger().info(f"executor: {kind}")
     try:
         while not stop.is_set() and rclpy.ok():
             executor.spin_once(timeout_sec=0.1)

@@ -20,7 +20,8 @@ from collections import Counter
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
-VISION_NICE = 10  # the transcript path wins the CPU when both want it (2 cores: it matters)
+VISION_NICE = 19  # the transcript path wins the CPU whenever both want it (2 cores: it matters)
+CONTROL_POLL_S = 0.1  # longest a message from the node waits while no frame arrives
 COUNTS_PERIOD_S = 1.0  # counters and RSS reach the node at least this often
 STREAM_STOPPED_S = 2.0  # no frame for this long: the stream stopped; its memory is given back
 LIVE_PARAMS = ("face_detection_rate_hz", "max_future_s", "max_image_pixels")
@@ -218,7 +219,7 @@ class _Vision:
         next_counts = time.monotonic() + COUNTS_PERIOD_S
         while True:
             try:
-                self.executor.spin_once(timeout_sec=0.02)
+                self.executor.spin_once(timeout_sec=CONTROL_POLL_S)
                 while self.conn.poll():
                     if not self._handle(self.conn.recv()):
                         return
