@@ -86,9 +86,15 @@ class InferenceBackend(ABC):
 
     name: str = ""
 
-    def __init__(self, model_dir: str | os.PathLike, metadata: dict) -> None:
+    def __init__(
+        self, model_dir: str | os.PathLike, metadata: dict, branches: tuple[str, ...] = BRANCHES
+    ) -> None:
+        unknown = sorted(set(branches) - set(BRANCHES))
+        if unknown or not branches:
+            raise ValueError(f"branches must be a non-empty subset of {BRANCHES}, got {branches}")
         self.model_dir = Path(model_dir)
         self.metadata = metadata
+        self.branches = tuple(b for b in BRANCHES if b in branches)  # the graphs loaded
 
     # public API --------------------------------------------------------------------------------
     def encode_text(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -134,12 +140,14 @@ class InferenceBackend(ABC):
         keeps that cost off the first utterance.
         """
         start = time.perf_counter()
-        for branch in BRANCHES:
+        for branch in self.branches:
             self._run(branch, dummy_inputs(self.metadata, branch))
         return time.perf_counter() - start
 
     # internals ---------------------------------------------------------------------------------
     def _checked(self, branch: str, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        if branch not in self.branches:
+            raise ModelError(f"the {branch} graph was not loaded (this backend loaded {self.branches})")
         validate_inputs(self.metadata, branch, feeds)
         return self._run(branch, feeds)
 
@@ -232,8 +240,9 @@ class OnnxRuntimeBackend(InferenceBackend):
         device: str = "auto",
         precision: str = "auto",
         int8_activations: str = "per-tensor",
+        branches: tuple[str, ...] = BRANCHES,
     ) -> None:
-        super().__init__(model_dir, metadata)
+        super().__init__(model_dir, metadata, branches)
         import onnxruntime as ort
 
         from ddvlm_ros.int8_compute import ACTIVATION_MODES, PRECISIONS
@@ -264,14 +273,15 @@ class OnnxRuntimeBackend(InferenceBackend):
         self.compute: dict[str, str] = {}  # branch → how its linear layers compute (for the log)
         self.int8_reports: dict = {}  # branch → int8_compute.Int8Report of the rewritten graphs
         self.sessions = {}
-        for branch in BRANCHES:
+        for branch in self.branches:
             path = self.model_dir / metadata["files"][branch]
             graph = self._graph(path, branch) if self.precision == "int8" else str(path)
             try:
                 self.sessions[branch] = ort.InferenceSession(graph, options, providers=self.providers)
             except Exception as exc:  # onnxruntime raises several private exception types
                 raise ModelError(f"onnxruntime cannot load {path}: {exc}") from exc
-        if precision == "int8" and not any(c.startswith("int8") for c in self.compute.values()):
+        int8_graphs = [b for b, c in self.compute.items() if c.startswith("int8")]
+        if precision == "int8" and self.branches == BRANCHES and not int8_graphs:  # a subset may be float
             raise ModelError(
                 f"precision=int8 but no graph in {self.model_dir} has INT8 weights to compute with "
                 f"(model precision {metadata.get('precision', '?')!r}; export with --precision woq-int8)"
@@ -348,6 +358,7 @@ def load_backend(
     `auto`: TensorRT when it imports, CUDA bindings load and a GPU is visible, else ONNX Runtime (CPU);
     the log line says which check decided, and a failed engine build falls back with a warning. Extra
     keyword options go to the chosen backend (e.g. cache_dir/max_batch for tensorrt, device for onnxruntime).
+    `branches` (onnxruntime, tensorrt): the graphs to load (the vision process loads only "face");
     `precision` (OnnxRuntimeBackend): auto | int8 | weights-only; TensorRT runs the weights as stored, so
     int8 (INT8 compute, a CPU path) with it is an error, as is any explicit precision with torch.
     """
@@ -360,19 +371,22 @@ def load_backend(
     instance: InferenceBackend | None = None
     if chosen == "tensorrt":
         instance, reason = _tensorrt_or_reason(model_dir, metadata, backend, reason, log, options)
-        chosen, options = ("tensorrt", options) if instance else ("onnxruntime", {})
+        if instance is None:  # auto fell back: TensorRT's options do not apply, the graphs to load do
+            chosen, options = "onnxruntime", {k: v for k, v in options.items() if k == "branches"}
     if chosen == "onnxruntime":
         instance = OnnxRuntimeBackend(model_dir, metadata, threads=threads, precision=precision, **options)
         reason += f"; providers {instance.providers}; {instance.describe()}"
     elif chosen == "torch":
         from ddvlm_ros.training.torch_backend import TorchBackend
 
+        options.pop("branches", None)  # the torch reference always loads the whole model
         instance = TorchBackend(model_dir, metadata, threads=threads, **options)
     assert instance is not None
     warm = instance.warmup() if warmup else 0.0
+    loaded = "" if instance.branches == BRANCHES else f"; graphs {', '.join(instance.branches)} only"
     log.info(
         f"backend {instance.name} for {metadata.get('name', model_dir)} ({metadata.get('precision', '?')}): "
-        f"{reason}; threads={threads}; warm-up {warm * 1000:.0f} ms"
+        f"{reason}; threads={threads}{loaded}; warm-up {warm * 1000:.0f} ms"
     )
     return instance
 

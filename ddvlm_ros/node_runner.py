@@ -22,8 +22,8 @@ def run(
 ) -> int:
     """Spin `make_node()` until SIGINT/SIGTERM (also emotion_lifecycle_node's main loop).
 
-    The signals only set a flag: rclpy's own handler would shut the context down while the vision
-    thread may still be working, so shutdown is done here, in order: stop dispatching, destroy the node
+    The signals only set a flag: rclpy's own handler would shut the context down while a callback may
+    still be answering, so shutdown is done here, in order: stop dispatching, destroy the node
     (which stops the vision process), shut rclpy down.
     """
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)

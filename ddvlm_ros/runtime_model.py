@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ddvlm_ros.backends import InferenceBackend, load_backend
+from ddvlm_ros.backends import BRANCHES, InferenceBackend, load_backend
 from ddvlm_ros.labels import LABELS
 from ddvlm_ros.logs import Logger
 from ddvlm_ros.preprocessing import FaceDetector, TextTokenizer
@@ -55,14 +55,16 @@ class Model:
         logger: Logger | None = None,
         precision: str = "auto",
         face_detector: str = "mtcnn",
+        branches: tuple[str, ...] = BRANCHES,
     ) -> Model:
         """Validate and load a model directory (ModelError naming the path when it is not one).
 
-        face_detector: "mtcnn" (default; the wheel's ONNX networks) or "haar" (OpenCV's cascade)."""
+        face_detector: "mtcnn" (default; the wheel's ONNX networks) or "haar" (OpenCV's cascade).
+        branches: the graphs to load (the vision process needs only "face")."""
         model_dir = Path(model_dir)
         cv2.setNumThreads(threads)
         instance = load_backend(
-            model_dir, backend=backend, threads=threads, logger=logger, precision=precision
+            model_dir, backend=backend, threads=threads, logger=logger, precision=precision, branches=branches
         )
         md = instance.metadata
         if tuple(md["labels"]) != LABELS:

@@ -182,8 +182,9 @@ class TensorRTBackend(InferenceBackend):
         max_batch: int = DEFAULT_MAX_BATCH,
         workspace_mb: int = 1024,
         logger: _Logger | None = None,
+        branches: tuple[str, ...] = BRANCHES,
     ) -> None:
-        super().__init__(model_dir, metadata)
+        super().__init__(model_dir, metadata, branches)
         status = probe()
         if not status.ok:
             raise BackendUnavailable(status.message)
@@ -210,7 +211,7 @@ class TensorRTBackend(InferenceBackend):
         self.contexts: dict[str, Any] = {}
         self.engine_paths: dict[str, Path] = {}
         self.build_seconds: dict[str, float] = {}
-        for branch in BRANCHES:
+        for branch in self.branches:
             self._load_engine(branch)
         self.stream = self.cuda.stream()
         self._buffers: dict[tuple[str, str], tuple[int, int]] = {}  # (branch, tensor) → (ptr, nbytes)

@@ -112,7 +112,7 @@ class _Vision:
         )
         log = ThrottledLog(self.node.get_logger())
         model = Model.load(
-            config.model_dir, config.backend, 1, log, config.precision, config.face_detector
+            config.model_dir, config.backend, 1, log, config.precision, config.face_detector, ("face",)
         )
         self.counts = _Counts()
         self.frames = FrameAnalyser(

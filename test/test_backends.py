@@ -197,3 +197,14 @@ def test_bad_metadata(copy_dir: Path) -> None:
 
 
 # TensorRT: test/test_tensorrt.py (selection reasons, cache key, profiles, static check, GPU engine).
+
+
+def test_a_subset_of_graphs_loads_and_the_others_fail_clearly(model_dir: Path) -> None:
+    """The vision process loads only the face graph; asking it for text is an error, not a silent zero."""
+    face_only = load_backend(model_dir, backend="onnxruntime", precision="int8", branches=("face",))
+    assert face_only.branches == ("face",) and set(face_only.sessions) == {"face"}
+    assert face_only.encode_faces(np.zeros((1, 1, 64, 64), np.float32)).shape[0] == 1
+    with pytest.raises(ModelError, match="text graph was not loaded"):
+        face_only.encode_text(np.zeros((1, 4), np.int64), np.ones((1, 4), np.int64))
+    with pytest.raises(ValueError, match="subset"):
+        load_backend(model_dir, backend="onnxruntime", branches=("audio",))
