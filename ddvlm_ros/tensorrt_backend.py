@@ -22,16 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from ddvlm_ros.backends import (
-    BRANCHES,
-    BackendUnavailable,
-    InferenceBackend,
-    ModelError,
-    _limits,
-    _Logger,
-    sha256_file,
-)
+from ddvlm_ros.backends import BackendUnavailable, InferenceBackend, _Logger
 from ddvlm_ros.cuda_runtime import CudaRuntime, CudaUnavailable, DeviceInfo, load_cuda_runtime
+from ddvlm_ros.model_files import BRANCHES, ModelError, dim_limits, sha256_file
 
 SUPPORTED_MAJORS = (10, 11)  # strongly typed networks, INT64 tensors, FP16-scale DequantizeLinear
 # ddvlm-eval runs batch 64 with backend=auto; the node batches at most a few utterances. Larger batches
@@ -121,7 +114,7 @@ def default_cache_dir() -> Path:
 
 # --- optimization profiles and chunking ----------------------------------------------------------
 def _maxima(metadata: dict, max_batch: int) -> dict[str, int]:
-    return {"B": max_batch, "N": max_batch * int(metadata.get("max_frames", 8)), **_limits(metadata)}
+    return {"B": max_batch, "N": max_batch * int(metadata.get("max_frames", 8)), **dim_limits(metadata)}
 
 
 def optimization_profile(
