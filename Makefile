@@ -6,8 +6,11 @@ WITH_ENV := scripts/with_env
 setup:
 	scripts/setup.sh
 
+# Two workers: most tests wait on DDS and child processes (domain ids are claimed per test, so workers
+# never cross-talk); more than two made timing-sensitive DDS tests fail on a 2-core machine.
+TEST_WORKERS ?= 2
 test:
-	$(WITH_ENV) python -m pytest
+	$(WITH_ENV) python -m pytest -n $(TEST_WORKERS)
 
 run:
 	$(WITH_ENV) ros2 launch ddvlm_ros emotion.launch.py $(ARGS)

@@ -48,6 +48,7 @@ def vision_config(node: Node, p: dict, model_dir: str, active: bool) -> VisionCo
         face_detection_rate_hz=p["face_detection_rate_hz"],
         max_future_s=p["max_future_s"],
         max_image_pixels=p["max_image_pixels"],
+        nice=p["vision_process_nice"],
         active=active,
     )
 

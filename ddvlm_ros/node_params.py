@@ -214,6 +214,15 @@ PARAMS: tuple[ParamSpec, ...] = (
         low=0.0,
         high=3600.0,
     ),
+    ParamSpec(
+        "vision_process_nice",
+        10,
+        "CPU niceness of the vision process that analyses camera frames (0 = the transcript path's own "
+        "priority, 19 = lowest: faces may starve on a busy CPU)",
+        live=False,
+        low=0,
+        high=19,
+    ),
     ParamSpec("use_compressed", False, "also subscribe to image/compressed (jpeg/png)", live=False),
 )
 

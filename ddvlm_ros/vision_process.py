@@ -3,7 +3,7 @@
 Camera frames never enter the node's own process. A 30 Hz stream of 640×480 (or 4K) images costs
 deserialization, face detection and the face encoder; in the node's process that work competes with
 the transcript path for the GIL and for the CPU. Here it runs in a child process (started by
-ddvlm_ros/vision_link.py) at a lower CPU priority, with its own rclpy context and node
+ddvlm_ros/vision_link.py) at a lower CPU priority (vision_process_nice), with its own rclpy context and node
 (`<node name>_vision`, same namespace), subscribing to the node's resolved image topics. It sends one
 small message per frame to the node: (FrameEvent, counter increments); the node keeps the face features.
 
@@ -20,7 +20,6 @@ from collections import Counter
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
-VISION_NICE = 19  # the transcript path wins the CPU whenever both want it (2 cores: it matters)
 CONTROL_POLL_S = 0.1  # longest a message from the node waits while no frame arrives
 COUNTS_PERIOD_S = 1.0  # counters and RSS reach the node at least this often
 STREAM_STOPPED_S = 2.0  # no frame for this long: the stream stopped; its memory is given back
@@ -44,6 +43,7 @@ class VisionConfig:
     face_detection_rate_hz: float
     max_future_s: float
     max_image_pixels: int
+    nice: int  # the vision_process_nice parameter: the transcript path wins the CPU when both want it
     active: bool  # subscribe at once (emotion_node) or on ("active", True) (the lifecycle node)
 
 
@@ -73,7 +73,7 @@ class _Counts:
 def main(conn: Connection, config: VisionConfig) -> None:
     """Entry point of the child process (multiprocessing, spawn)."""
     try:
-        os.nice(VISION_NICE)
+        os.nice(config.nice)
     except OSError:
         pass
     try:

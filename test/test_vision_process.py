@@ -158,6 +158,7 @@ def test_diagnostics_warn_when_vision_falls_behind(monkeypatch: pytest.MonkeyPat
             face_detection_rate_hz=10.0,
             max_future_s=1.0,
             max_image_pixels=1 << 24,
+            nice=10,
             active=True,
         ),
         logger=None,
