@@ -88,6 +88,65 @@ def run_camera(namespace: str, hz: float, seconds: float) -> int:
     return 0
 
 
+def run_echo(namespace: str) -> int:
+    """The ROS floor: a node that answers each transcript with an EmotionState at once (no model), with
+    the emotion node's QoS, subscribed to the camera too (raw, dropped) as its vision process is."""
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from sensor_msgs.msg import Image
+
+    from ddvlm_msgs.msg import Transcript
+    from ddvlm_ros import node_qos
+
+    rclpy.init(signal_handler_options=rclpy.signals.SignalHandlerOptions.NO)
+    node = rclpy.create_node("emotion_node", namespace=namespace)
+    pub = node.create_publisher(EmotionState, "emotion", node_qos.emotion_qos(1000))
+
+    def answer(msg: Transcript) -> None:
+        out = EmotionState(utterance_id=msg.utterance_id, conversation_id=msg.conversation_id)
+        out.header = msg.header
+        pub.publish(out)
+
+    node.create_subscription(Transcript, "transcript", answer, node_qos.transcript_qos())
+    node.create_subscription(Image, "image", lambda _: None, node_qos.image_qos(2), raw=True)
+    stopped: list[int] = []
+    signal.signal(signal.SIGINT, lambda *_: stopped.append(1))
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    while not stopped:
+        executor.spin_once(timeout_sec=0.1)
+    node.destroy_node()
+    rclpy.try_shutdown()
+    return 0
+
+
+def echo_floor_ms(args, probe: Probe, count: int) -> dict[str, float]:
+    """Round trips through run_echo in its own process, camera on: what any Python ROS node adds."""
+    cmd = [sys.executable, __file__, "--echo-only", "--namespace", "/bench"]
+    echo = subprocess.Popen(cmd, env={**os.environ, **LIGHT_ENV})
+    got: dict[str, float] = {}
+    sub = probe.node.create_subscription(
+        EmotionState, "emotion", lambda m: got.setdefault(m.utterance_id, time.perf_counter()), 1000
+    )
+    ms: list[float] = []
+    try:
+        assert probe.spin_until(lambda: sub.get_publisher_count() > 0, 30), "echo node did not come up"
+        probe.spin_until(lambda: False, 1.0)
+        for i in range(count):
+            uid = f"echo{i}"
+            now = probe.now_ns()
+            sent = time.perf_counter()
+            probe.transcripts.publish(transcript_msg("echo", uid, "floor", now, now - 10**9, "A"))
+            if probe.spin_until(lambda uid=uid: uid in got, args.timeout):
+                ms.append((got[uid] - sent) * 1000.0)
+            probe.spin_until(lambda: False, args.gap / 4)
+    finally:
+        probe.node.destroy_subscription(sub)
+        echo.send_signal(signal.SIGINT)
+        echo.wait(15)
+    return percentiles(ms)
+
+
 class CameraProcess:
     """This script with --camera-only, as a child process; stopped with SIGINT."""
 
@@ -131,8 +190,18 @@ def bare_model_ms(
 
 
 def one_run(args, utterances, model: Path, backend, tokenizer) -> dict:
-    """One node process, one camera, every utterance: node end-to-end and bare-model times, pairwise."""
+    """The ROS floor (echo node), then one node process, one camera, every utterance: node end-to-end and
+    bare-model times, pairwise."""
     md = backend.metadata
+    floor = None
+    if args.echo_round_trips:
+        probe = Probe(namespace="/bench")
+        camera = CameraProcess("/bench", args.camera_hz)
+        try:
+            floor = echo_floor_ms(args, probe, args.echo_round_trips)
+        finally:
+            camera.stop()
+            probe.close()
     config = ROOT / "config" / "emotion.yaml"
     node = NodeProcess(
         Path("/tmp") / f"node_latency_{os.getpid()}.log",
@@ -198,6 +267,7 @@ def one_run(args, utterances, model: Path, backend, tokenizer) -> dict:
         "node_latency": node_stats,
         "bare_model": bare_stats,
         "node_inference": percentiles(inference_ms),
+        "ros_floor_echo": floor,
         "ratio_p50": round(node_stats["p50_ms"] / bare_stats["p50_ms"], 3),
         "ratio_p99": round(node_stats["p99_ms"] / bare_stats["p99_ms"], 3),
         "visual_used_fraction": round(float(np.mean([f > 0 for f in frames_used])), 3),
@@ -239,11 +309,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--domain", type=int, default=None, help="ROS_DOMAIN_ID (default: a free one, locked)"
     )
+    parser.add_argument(
+        "--echo-round-trips",
+        type=int,
+        default=200,
+        help="round trips through a model-free echo node before each node run (0 = skip)",
+    )
     parser.add_argument("--camera-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--echo-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--namespace", default="/bench", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.camera_only:
         return run_camera(args.namespace, args.camera_hz, seconds=3600)
+    if args.echo_only:
+        return run_echo(args.namespace)
     if args.domain is None:
         args.domain, _lock = _claim_domain()  # same locks as the tests' ros_domain fixture
     os.environ["ROS_DOMAIN_ID"] = str(args.domain)
@@ -268,6 +347,11 @@ def main(argv: list[str] | None = None) -> int:
         "bare_p50_ms": median_of(runs, "bare_model", "p50_ms"),
         "bare_p99_ms": median_of(runs, "bare_model", "p99_ms"),
         "node_inference_p50_ms": median_of(runs, "node_inference", "p50_ms"),
+        **(
+            {"ros_floor_echo_p50_ms": median_of(runs, "ros_floor_echo", "p50_ms")}
+            if args.echo_round_trips
+            else {}
+        ),
         "ratio_p50": median_of(runs, "ratio_p50"),
         "ratio_p99": median_of(runs, "ratio_p99"),
         "visual_used_fraction": median_of(runs, "visual_used_fraction"),
@@ -288,7 +372,8 @@ def main(argv: list[str] | None = None) -> int:
         "method": (
             f"{args.repeats} node runs of {args.utterances} MELD test utterances each (after {args.warmup} "
             "warm-up), 30 Hz camera on; the bare model is timed right after each answer in this process "
-            "(interleaved pairwise); summary = median over runs"
+            "(interleaved pairwise); before each node run, --echo-round-trips through a model-free echo "
+            "node (same QoS, camera on) give the floor any Python ROS node adds; summary = median over runs"
         ),
         "runs": runs,
         "model": {
@@ -314,6 +399,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"|{'-' * 24}|{'-' * 9}|{'-' * 9}|")
     print(f"| {'node (end to end)':22} | {summary['node_p50_ms']:7.2f} | {summary['node_p99_ms']:7.2f} |")
     print(f"| {'bare model':22} | {summary['bare_p50_ms']:7.2f} | {summary['bare_p99_ms']:7.2f} |")
+    if args.echo_round_trips:
+        floor = [r["ros_floor_echo"] for r in runs]
+        print(
+            f"| {'ROS floor (echo node)':22} | {summary['ros_floor_echo_p50_ms']:7.2f} | "
+            f"{float(np.median([f['p99_ms'] for f in floor])):7.2f} |"
+        )
     print(
         f"ratio p50 {summary['ratio_p50']} (runs {spread['ratio_p50']}), ratio p99 {summary['ratio_p99']}, "
         f"drops {summary['drops_total']}, RSS growth {summary['rss_growth_pct']:+.1f} %, "
