@@ -289,11 +289,12 @@ class FaceDetector:
             else HaarDetector(min_size=min_face)
         )
 
-    def detect(self, image: np.ndarray) -> list[tuple[int, int, int, int]]:
-        """Face boxes (x, y, w, h) in the original image, largest first."""
+    def detect(self, image: np.ndarray, max_side: int | None = None) -> list[tuple[int, int, int, int]]:
+        """Face boxes (x, y, w, h) in the original image, largest first; max_side overrides the
+        detector's own (a search region around a known face needs far fewer pixels)."""
         _check_uint8(image)
         h, w = image.shape[:2]
-        scale = min(1.0, self.max_side / max(h, w))
+        scale = min(1.0, (max_side or self.max_side) / max(h, w))
         small = (
             image
             if scale == 1.0

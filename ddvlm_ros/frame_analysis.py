@@ -1,7 +1,8 @@
 """FrameAnalyser: camera frames in, FrameEvents (face features or "nothing here") out. No ROS.
 
-It decides which frames are analysed (stamp checks, face_detection_rate_hz) and analyses them (face
-detection on a downscaled copy, crop from the original, face encoder). It runs wherever the frames
+It decides which frames are analysed (stamp checks, face_detection_rate_hz) and analyses them (the
+largest face, tracked: face_tracking.py; detection on a downscaled copy, crop from the original, face
+encoder). It runs wherever the frames
 arrive: in the vision process under the node (ddvlm_ros/vision_process.py), or in the caller's thread
 for offline replay and tests (EmotionEngine.add_frame). What it produces goes to
 EmotionEngine.note_frame, which owns the face-feature buffer.
@@ -16,8 +17,9 @@ import numpy as np
 
 from ddvlm_ros.alignment import seconds_to_ns
 from ddvlm_ros.engine_types import FrameRefused
+from ddvlm_ros.face_tracking import FaceTracker
+from ddvlm_ros.faces import crop_face, to_gray
 from ddvlm_ros.logs import ThrottledLog
-from ddvlm_ros.preprocessing import face_crops
 from ddvlm_ros.runtime_model import Model
 
 TIME_JUMP_BACK_NS = 1_000_000_000  # a frame this much older than the last one means the clock restarted
@@ -54,6 +56,7 @@ class FrameAnalyser:
         self.log = log
         self._last_image_ns: int | None = None
         self._last_detect_ns: int | None = None
+        self.tracker = FaceTracker(model.detector)  # the largest face, searched for near where it was
 
     def apply(self, face_detection_rate_hz: float | None = None, max_future_s: float | None = None) -> None:
         if face_detection_rate_hz is not None:
@@ -80,6 +83,7 @@ class FrameAnalyser:
             self.count("image_time_jump_back")
             clear = True
             self._last_detect_ns = None
+            self.tracker.reset()
         self._last_image_ns = stamp_ns
         event = FrameEvent(stamp_ns, clear_buffer=clear)
         rate = self.face_detection_rate_hz
@@ -96,12 +100,13 @@ class FrameAnalyser:
         """Face detection + the face's features of one admitted frame; never raises (one bad frame must
         not stop the stream: failures are counted as image_error and logged)."""
         try:
-            crops = face_crops(image, self.model.detector, max_faces=1, size=self.model.face_size)
+            box = self.tracker.find(image, event.stamp_ns)
             self.count("images_analysed")
-            if not crops:
+            if box is None:
                 self.count("images_without_face")
                 return event
-            features = self.model.backend.encode_faces(np.stack(crops)[:, None].astype(np.float32))
+            crop = crop_face(to_gray(image), box, self.model.face_size)
+            features = self.model.backend.encode_faces(crop[None, None].astype(np.float32))
             return FrameEvent(event.stamp_ns, features[0].astype(np.float32), event.clear_buffer)
         except Exception as err:
             self.count("image_error")
