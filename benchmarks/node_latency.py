@@ -28,7 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "test"), str(ROOT)]
 
-from proc_tree import tree_mb  # noqa: E402 - benchmarks/ is the script's own directory
+
 from test_node_harness import (  # noqa: E402 - test helpers live next to the tests
     LIGHT_ENV,
     NodeProcess,
@@ -37,6 +37,7 @@ from test_node_harness import (  # noqa: E402 - test helpers live next to the te
     model_dir,
     synthetic_face_frame,
     transcript_msg,
+    tree_mb,
 )
 
 from conftest import _claim_domain  # noqa: E402 - the repo root is on sys.path below

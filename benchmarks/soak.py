@@ -46,8 +46,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "test"), str(ROOT)]
 
-from proc_tree import tree_mb  # noqa: E402 - benchmarks/ is the script's own directory
-from test_node_harness import LIGHT_ENV, image_msg, model_dir, transcript_msg  # noqa: E402
+
+from test_node_harness import (  # noqa: E402
+    LIGHT_ENV,
+    image_msg,
+    model_dir,
+    stop_group,
+    transcript_msg,
+    tree_mb,
+)
 
 from conftest import _claim_domain  # noqa: E402
 
@@ -582,12 +589,7 @@ def main(argv: list[str] | None = None) -> int:
             sampler.stop()
             driver.close()
         finally:  # never leave the launched node running, whatever failed above
-            if launch.poll() is None:
-                os.killpg(launch.pid, signal.SIGINT)
-                try:
-                    launch.wait(30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(launch.pid, signal.SIGKILL)
+            stop_group(launch)
             log.close()
     report["machine"]["load_avg_end"] = os.getloadavg()
     report["rss_series"] = sampler.samples[::5]

@@ -16,7 +16,7 @@ import yaml
 from rcl_interfaces.srv import GetParameters
 from rclpy.parameter import parameter_value_to_python
 from test_launch_emotion import alive, children, launch_available
-from test_node_harness import LIGHT_ENV, ROOT, Probe, model_dir, transcript_msg
+from test_node_harness import LIGHT_ENV, ROOT, Probe, model_dir, stop_group, transcript_msg
 
 pytestmark = [pytest.mark.dds, pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -52,16 +52,6 @@ def answered(probe: Probe, utterance: str, timeout: float = 30) -> bool:
         if probe.spin_until(lambda: any(e.utterance_id == utterance for e in probe.emotions), 1.0):
             return True
     return False
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
 
 
 def test_show_args_lists_parameters_respawn_and_profile_with_plain_defaults() -> None:
@@ -162,10 +152,10 @@ def test_overrides_profile_and_respawn(tmp_path: Path, ros_domain: int) -> None:
         )
         assert answered(probe, "after-respawn", timeout=60), log.read_text()[-3000:]
         kids = children(proc.pid)
-        stop(proc)
+        stop_group(proc)
         assert proc.returncode is not None
         time.sleep(0.5)
         assert not any(alive(k) for k in kids), "node outlived ros2 launch"
     finally:
         probe.close()
-        stop(proc)
+        stop_group(proc)

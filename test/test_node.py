@@ -23,6 +23,7 @@ from test_node_harness import (
     Probe,
     image_msg,
     model_dir,
+    probe_in,
     synthetic_face_frame,
     transcript_msg,
 )
@@ -42,9 +43,7 @@ def model() -> Path:
 
 @pytest.fixture
 def probe(ros_domain: int) -> Iterator[Probe]:
-    p = Probe(namespace=NS)
-    yield p
-    p.close()
+    yield from probe_in(NS)
 
 
 def start_node(tmp_path: Path, model: Path, **params) -> NodeProcess:

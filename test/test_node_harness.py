@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
@@ -96,6 +96,74 @@ class NodeProcess:
                 raise AssertionError(f"node did not stop on SIGINT within {timeout} s") from None
         self._log.close()
         return self.proc.returncode
+
+
+def node_for(
+    probe: Probe, log_path: Path, params: dict[str, object], namespace: str, timeout: float = 60.0
+) -> Iterator[NodeProcess]:
+    """A node in `namespace`, yielded once the probe sees it up; it must exit 0 on SIGINT (fixture body)."""
+    proc = NodeProcess(log_path, params, ["-r", f"__ns:={namespace}"])
+    try:
+        probe.wait_for_node(timeout)
+        yield proc
+    finally:
+        rc = proc.stop()
+        assert rc == 0, f"node exited with {rc} on SIGINT:\n{proc.log()[-3000:]}"
+
+
+def probe_in(namespace: str) -> Iterator[Probe]:
+    """A Probe in `namespace`, closed afterwards (fixture body)."""
+    probe = Probe(namespace=namespace)
+    yield probe
+    probe.close()
+
+
+def stop_group(proc: subprocess.Popen, timeout: float = 30.0) -> None:
+    """SIGINT to the process group (a launch and its nodes), wait; SIGKILL the group if it does not stop."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+
+# Memory of a process together with its descendants (emotion_node and its vision process), from /proc.
+def process_tree(pid: int) -> list[int]:
+    """pid and every live descendant of it."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(stat.parent.name))
+    tree, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        tree.append(p)
+        todo += children.get(p, [])
+    return tree
+
+
+def status_mb(pid: int, field: str = "VmRSS") -> float | None:
+    """One /proc/<pid>/status memory field in MiB (None when the process or the field is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        return None
+    return None
+
+
+def tree_mb(pid: int, field: str = "VmRSS") -> float | None:
+    """field summed over pid and its descendants; None when pid itself is gone."""
+    values = [status_mb(p, field) for p in process_tree(pid)]
+    if not values or values[0] is None:
+        return None
+    return sum(v for v in values if v is not None)
 
 
 class Probe:

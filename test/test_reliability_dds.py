@@ -14,7 +14,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CompressedImage
 from test_image_input_headers import blank_png
-from test_node_harness import NodeProcess, Probe, model_dir, transcript_msg
+from test_node_harness import NodeProcess, Probe, model_dir, node_for, probe_in, transcript_msg
 
 from ddvlm_msgs.msg import EmotionState, Transcript
 
@@ -29,16 +29,18 @@ def keep_all() -> QoSProfile:
 
 
 class Diagnostics:
-    """The node's latest /diagnostics status (level, message, count.* values)."""
+    """The node's latest /diagnostics status (level, message, every key/value, count.* as ints)."""
 
     def __init__(self, probe: Probe) -> None:
         self.level, self.message, self.counts, self.updates = 0, "", {}, 0
+        self.values: dict[str, str] = {}
         probe.node.create_subscription(DiagnosticArray, "/diagnostics", self._on, 10)
 
     def _on(self, msg: DiagnosticArray) -> None:
         for status in msg.status:
             if "emotion" in status.name:
                 values = {kv.key: kv.value for kv in status.values}
+                self.values = values
                 self.level = status.level[0] if isinstance(status.level, bytes) else int(status.level)
                 self.message = status.message
                 self.counts = {k[6:]: int(v) for k, v in values.items() if k.startswith("count.")}
@@ -47,20 +49,13 @@ class Diagnostics:
 
 @pytest.fixture
 def probe(ros_domain: int) -> Iterator[Probe]:
-    p = Probe(namespace=NS)
-    yield p
-    p.close()
+    yield from probe_in(NS)
 
 
 @pytest.fixture
 def node(tmp_path: Path, probe: Probe) -> Iterator[NodeProcess]:
     params = {"model_dir": str(model_dir()), "threads": 1, "use_compressed": True}
-    proc = NodeProcess(tmp_path / "node.log", params, ["-r", f"__ns:={NS}"])
-    try:
-        probe.wait_for_node(60)
-        yield proc
-    finally:
-        assert proc.stop() == 0, proc.log()[-3000:]
+    yield from node_for(probe, tmp_path / "node.log", params, NS)
 
 
 def answers_by_id(probe: Probe) -> dict[str, EmotionState]:

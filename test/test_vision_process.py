@@ -13,7 +13,17 @@ from pathlib import Path
 
 import pytest
 from diagnostic_msgs.msg import DiagnosticStatus
-from test_node_harness import NodeProcess, Probe, image_msg, model_dir, synthetic_face_frame, transcript_msg
+from test_node_harness import (
+    NodeProcess,
+    Probe,
+    image_msg,
+    model_dir,
+    node_for,
+    probe_in,
+    process_tree,
+    synthetic_face_frame,
+    transcript_msg,
+)
 from test_reliability_dds import Diagnostics
 
 from ddvlm_ros import node_diagnostics
@@ -25,47 +35,15 @@ from ddvlm_ros.vision_process import VisionConfig
 NS = "/vis"
 
 
-class DiagnosticValues(Diagnostics):
-    """Diagnostics plus every key/value of the node's status."""
-
-    def __init__(self, probe: Probe) -> None:
-        self.values: dict[str, str] = {}
-        super().__init__(probe)
-
-    def _on(self, msg) -> None:
-        super()._on(msg)
-        for status in msg.status:
-            if "emotion" in status.name:
-                self.values = {kv.key: kv.value for kv in status.values}
-
-
 @pytest.fixture
 def probe(ros_domain: int) -> Iterator[Probe]:
-    p = Probe(namespace=NS)
-    yield p
-    p.close()
+    yield from probe_in(NS)
 
 
 @pytest.fixture
 def node(tmp_path: Path, probe: Probe) -> Iterator[NodeProcess]:
     params = {"model_dir": str(model_dir()), "threads": 1, "face_detection_rate_hz": 10.0}
-    proc = NodeProcess(tmp_path / "node.log", params, ["-r", f"__ns:={NS}"])
-    try:
-        probe.wait_for_node(60)
-        yield proc
-    finally:
-        assert proc.stop() == 0, proc.log()[-3000:]
-
-
-def children_of(pid: int) -> set[int]:
-    out = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                out.add(int(stat.parent.name))
-        except (OSError, ValueError, IndexError):
-            continue
-    return out
+    yield from node_for(probe, tmp_path / "node.log", params, NS)
 
 
 def stream(probe: Probe, frame, seconds: float, hz: float) -> None:
@@ -88,13 +66,13 @@ def ask(probe: Probe, uid: str, text: str = "I am so glad you came!"):
 def test_images_go_to_the_vision_process_which_is_restarted_when_killed(
     probe: Probe, node: NodeProcess
 ) -> None:
-    diagnostics = DiagnosticValues(probe)
+    diagnostics = Diagnostics(probe)
     face = synthetic_face_frame(640, 480, face=True)
     stream(probe, face, 2.0, 15)
     assert ask(probe, "before").frames_used > 0, node.log()[-2000:]
     assert probe.spin_until(lambda: diagnostics.values.get("vision_process_pid"), 10)
     vision_pid = int(diagnostics.values["vision_process_pid"])
-    assert vision_pid in children_of(node.proc.pid) and vision_pid != node.proc.pid
+    assert vision_pid in process_tree(node.proc.pid) and vision_pid != node.proc.pid
     assert int(diagnostics.counts.get("images_received", 0)) > 0  # counted there, reported here
 
     os.kill(vision_pid, signal.SIGKILL)
@@ -120,7 +98,7 @@ def test_images_go_to_the_vision_process_which_is_restarted_when_killed(
 def test_vision_memory_is_given_back_after_a_large_frame_stream_stops(
     probe: Probe, node: NodeProcess
 ) -> None:
-    diagnostics = DiagnosticValues(probe)
+    diagnostics = Diagnostics(probe)
     stream(probe, synthetic_face_frame(640, 480, face=True), 3.0, 10)
     probe.spin_until(lambda: False, 3.0)  # the small stream stopped too: one release, then baseline
     assert probe.spin_until(lambda: diagnostics.counts.get("memory_released_after_stream", 0) >= 1, 10)
