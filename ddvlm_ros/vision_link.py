@@ -122,7 +122,8 @@ class VisionLink:
         if kind == "frame":
             _, event, counts = message
             self._add_counts(counts)
-            engine.note_frame(event)
+            if event is not None:  # None: refused, the reason is in the counters
+                engine.note_frame(event)
             if self._on_frame is not None:
                 self._on_frame()
         elif kind == "counts":

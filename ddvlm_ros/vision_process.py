@@ -8,8 +8,9 @@ ddvlm_ros/vision_link.py) at a lower CPU priority (vision_process_nice), with it
 small message per frame to the node: (FrameEvent, counter increments); the node keeps the face features.
 
 Messages on the pipe, node → vision: ("apply", {name: value}) live parameters, ("active", bool),
-("stop",). vision → node: ("ready", description) or ("failed", reason) once, then ("frame", FrameEvent,
-{counter: increment}) per frame and ("counts", {counter: increment}, rss_bytes) each second.
+("stop",). vision → node: ("ready", description) or ("failed", reason) once, then ("frame", FrameEvent or
+None when refused, {counter: increment}) per frame and ("counts", {counter: increment}, rss_bytes) each
+second.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+
+from ddvlm_ros.conversions import offer_frame, offer_raw_frame
 
 CONTROL_POLL_S = 0.1  # longest a message from the node waits while no frame arrives
 COUNTS_PERIOD_S = 1.0  # counters and RSS reach the node at least this often
@@ -165,52 +168,39 @@ class _Vision:
 
     # ---- frames -------------------------------------------------------------------------------------
     def _on_raw_image(self, data: bytes) -> None:
-        from ddvlm_ros.conversions import offer_raw_frame
+        if self._admit():
+            self._analyse(offer_raw_frame(self.frames, data, self.max_image_pixels))
 
-        if self._inactive():
-            return
-        offered = offer_raw_frame(self.frames, data, self.max_image_pixels)
+    def _on_compressed(self, msg) -> None:
+        if self._admit():
+            self._analyse(offer_frame(self.frames, msg, self.max_image_pixels))
+
+    def _admit(self) -> bool:
+        """A frame arrived: True when it is to be offered, False (counted) while inactive."""
+        self.last_frame_s = time.monotonic()
+        if not self.active:
+            self.counts("images_ignored_inactive")
+        return self.active
+
+    def _analyse(self, offered: tuple | None) -> None:
+        """Analyse an offered frame and tell the node: None = refused (the event is None, its reason is in
+        the counters), else (event, pixels) with pixels an image, a loader of one (raw frames) or None
+        (skipped by the rate)."""
         if offered is None:
-            self._send_counts_with(None)
+            self.conn.send(("frame", None, self.counts.take()))
             return
-        event, load = offered
-        if load is not None:
+        event, pixels = offered
+        if callable(pixels):
             try:
-                image = load()
+                pixels = pixels()
             except Exception as err:  # its header was checked in offer_raw_frame: not expected
                 self.counts("image_error")
                 self.frames.log.error(f"image conversion failed: {err!r}", key="image_conversion")
-            else:
-                event = self.frames.analyse(event, image)
-                del image  # a 4K frame is 24 MiB: not kept until the next one arrives
-        self._send_counts_with(event)
-
-    def _on_compressed(self, msg) -> None:
-        from ddvlm_ros.conversions import offer_frame
-
-        if self._inactive():
-            return
-        offered = offer_frame(self.frames, msg, self.max_image_pixels)
-        if offered is None:
-            self._send_counts_with(None)
-            return
-        event, image = offered
-        if image is not None:
-            event = self.frames.analyse(event, image)
-        self._send_counts_with(event)
-
-    def _inactive(self) -> bool:
-        self.last_frame_s = time.monotonic()
-        if self.active:
-            return False
-        self.counts("images_ignored_inactive")
-        return True
-
-    def _send_counts_with(self, event) -> None:
-        if event is None:
-            self.conn.send(("counts", self.counts.take(), rss_bytes()))
-        else:
-            self.conn.send(("frame", event, self.counts.take()))
+                pixels = None
+        if pixels is not None:
+            event = self.frames.analyse(event, pixels)
+        del pixels  # a 4K frame is 24 MiB: not kept until the next one arrives
+        self.conn.send(("frame", event, self.counts.take()))
 
     # ---- the loop -----------------------------------------------------------------------------------
     def run(self) -> None:
