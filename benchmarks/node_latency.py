@@ -268,6 +268,8 @@ def one_run(args, utterances, model: Path, backend, tokenizer) -> dict:
         "node_latency": node_stats,
         "bare_model": bare_stats,
         "node_inference": percentiles(inference_ms),
+        # per answer: end-to-end minus the node's own inference time (ROS, queuing, alignment, message)
+        "node_overhead": percentiles([n - i for n, i in zip(node_ms, inference_ms, strict=True)]),
         "ros_floor_echo": floor,
         "ratio_p50": round(node_stats["p50_ms"] / bare_stats["p50_ms"], 3),
         "ratio_p99": round(node_stats["p99_ms"] / bare_stats["p99_ms"], 3),
@@ -348,6 +350,9 @@ def main(argv: list[str] | None = None) -> int:
         "bare_p50_ms": median_of(runs, "bare_model", "p50_ms"),
         "bare_p99_ms": median_of(runs, "bare_model", "p99_ms"),
         "node_inference_p50_ms": median_of(runs, "node_inference", "p50_ms"),
+        "node_inference_p99_ms": median_of(runs, "node_inference", "p99_ms"),
+        "node_overhead_p50_ms": median_of(runs, "node_overhead", "p50_ms"),
+        "node_overhead_p99_ms": median_of(runs, "node_overhead", "p99_ms"),
         **(
             {"ros_floor_echo_p50_ms": median_of(runs, "ros_floor_echo", "p50_ms")}
             if args.echo_round_trips
@@ -400,6 +405,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"|{'-' * 24}|{'-' * 9}|{'-' * 9}|")
     print(f"| {'node (end to end)':22} | {summary['node_p50_ms']:7.2f} | {summary['node_p99_ms']:7.2f} |")
     print(f"| {'bare model':22} | {summary['bare_p50_ms']:7.2f} | {summary['bare_p99_ms']:7.2f} |")
+    print(
+        f"| {'node inference':22} | {summary['node_inference_p50_ms']:7.2f} | "
+        f"{summary['node_inference_p99_ms']:7.2f} |"
+    )
+    print(
+        f"| {'node overhead':22} | {summary['node_overhead_p50_ms']:7.2f} | "
+        f"{summary['node_overhead_p99_ms']:7.2f} |"
+    )
     if args.echo_round_trips:
         floor = [r["ros_floor_echo"] for r in runs]
         print(
