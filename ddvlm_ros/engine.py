@@ -105,6 +105,8 @@ class EmotionEngine:
         self._last_speech_s = float("-inf")
         self._last_visual_only_ns = 0
         self._held: deque[_Held] = deque()
+        if model.tokenizer is None:
+            raise ValueError(f"{model.name}: the engine needs the text graph (loaded without it)")
         ids, mask = model.tokenizer.encode([""])  # the text input of visual-only updates (masked out)
         self._no_text_features = model.backend.encode_text(ids, mask)[0]
 

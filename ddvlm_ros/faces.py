@@ -318,7 +318,7 @@ def square_box(box: tuple[int, int, int, int]) -> tuple[int, int, int]:
 
 
 def crop_face(
-    gray: np.ndarray, box: tuple[int, int, int, int], size: int = FACE_SIZE, margin: float = FACE_MARGIN
+    image: np.ndarray, box: tuple[int, int, int, int], size: int = FACE_SIZE, margin: float = FACE_MARGIN
 ) -> np.ndarray:
     """The face as the FER2013 network expects it: size × size float32 gray in [0, 1].
 
@@ -326,21 +326,22 @@ def crop_face(
     outside the frame is filled with the mean of the frame's bottom two rows. Unlike fer the margin is
     relative (fer adds a fixed 10 px), so the crop does not depend on the camera's resolution, and a
     crop larger than ``size`` is shrunk with area averaging (no aliasing at high resolutions).
+    ``image`` is a BGR, BGRA or gray uint8 frame: only the face's region and the two bottom rows are
+    converted to gray (a 4K frame is not converted whole for one face).
     """
-    if gray.ndim != 2 or gray.dtype != np.uint8:
-        raise ValueError("crop_face needs a 2-D uint8 gray image")
+    _check_uint8(image)
     x, y, side = square_box(box)
     if side <= 0:
         raise ValueError(f"empty face box {box}")
     m = int(round(margin * side))
     x1, y1, x2, y2 = x - m, y - m, x + side + m, y + side + m
-    h, w = gray.shape
-    fill = int(round(float(gray[max(h - 2, 0) :].mean())))
-    patch = np.full((y2 - y1, x2 - x1), fill, np.uint8)
+    h, w = image.shape[:2]
     sx1, sy1, sx2, sy2 = max(x1, 0), max(y1, 0), min(x2, w), min(y2, h)
     if sx2 <= sx1 or sy2 <= sy1:
         raise ValueError(f"face box {box} lies outside the {w}x{h} image")
-    patch[sy1 - y1 : sy2 - y1, sx1 - x1 : sx2 - x1] = gray[sy1:sy2, sx1:sx2]
+    fill = int(round(float(to_gray(image[max(h - 2, 0) :]).mean())))
+    patch = np.full((y2 - y1, x2 - x1), fill, np.uint8)
+    patch[sy1 - y1 : sy2 - y1, sx1 - x1 : sx2 - x1] = to_gray(image[sy1:sy2, sx1:sx2])
     interp = cv2.INTER_AREA if patch.shape[0] > size else cv2.INTER_LINEAR
     return cv2.resize(patch, (size, size), interpolation=interp).astype(np.float32) / 255.0
 
@@ -349,8 +350,4 @@ def face_crops(
     image: np.ndarray, detector: FaceDetector, max_faces: int = 1, size: int = FACE_SIZE
 ) -> list[np.ndarray]:
     """Largest ``max_faces`` faces of a BGR/gray frame as FER-ready crops (see :func:`crop_face`)."""
-    boxes = detector.detect(image)[:max_faces]
-    if not boxes:
-        return []
-    gray = to_gray(image)
-    return [crop_face(gray, b, size) for b in boxes]
+    return [crop_face(image, b, size) for b in detector.detect(image)[:max_faces]]

@@ -18,7 +18,7 @@ import numpy as np
 from ddvlm_ros.alignment import seconds_to_ns
 from ddvlm_ros.engine_types import FrameRefused
 from ddvlm_ros.face_tracking import FaceTracker
-from ddvlm_ros.faces import crop_face, to_gray
+from ddvlm_ros.faces import crop_face
 from ddvlm_ros.logs import ThrottledLog
 from ddvlm_ros.runtime_model import Model
 
@@ -105,7 +105,7 @@ class FrameAnalyser:
             if box is None:
                 self.count("images_without_face")
                 return event
-            crop = crop_face(to_gray(image), box, self.model.face_size)
+            crop = crop_face(image, box, self.model.face_size)
             features = self.model.backend.encode_faces(crop[None, None].astype(np.float32))
             return FrameEvent(event.stamp_ns, features[0].astype(np.float32), event.clear_buffer)
         except Exception as err:

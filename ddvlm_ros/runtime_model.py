@@ -38,7 +38,7 @@ class Model:
     """A loaded model: backend, tokenizer, face detector and the metadata the engine needs."""
 
     backend: InferenceBackend
-    tokenizer: TextTokenizer
+    tokenizer: TextTokenizer | None  # None when the text graph is not loaded (the vision process)
     detector: FaceDetector
     name: str  # name/version
     directory: Path
@@ -75,7 +75,9 @@ class Model:
             face_dim = instance.encode_faces(np.zeros((1, 1, face_size, face_size), np.float32)).shape[-1]
         return cls(
             backend=instance,
-            tokenizer=TextTokenizer(model_dir / "tokenizer", max_length=int(md.get("max_length", 128))),
+            tokenizer=TextTokenizer(model_dir / "tokenizer", max_length=int(md.get("max_length", 128)))
+            if "text" in branches
+            else None,
             detector=FaceDetector(face_detector),
             name=f"{md.get('name', model_dir.name)}/{md.get('version', '?')}",
             directory=model_dir,
