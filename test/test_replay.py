@@ -314,7 +314,8 @@ def test_replay_eval_launch_file_with_jpeg_frames_needs_use_compressed(
     """Frames the node does not subscribe to must stop the evaluation with the fix, not vanish."""
     bag = tmp_path / "robot"
     transcripts = robot_bag(bag, "mcap", compressed=True)
-    config_path = node_params_file(tmp_path, use_compressed=use_compressed)
+    # vision at the node's priority: a pytest-xdist neighbour can starve the default niceness (10)
+    config_path = node_params_file(tmp_path, use_compressed=use_compressed, vision_process_nice=0)
     report_path = tmp_path / "report.json"
     run = launch_replay_eval(bag, report_path, f"config:={config_path}")
     output = run.stdout + run.stderr
