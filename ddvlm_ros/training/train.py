@@ -393,7 +393,10 @@ def average_checkpoints(paths: list[Path]) -> DDVLM:
     """Uniform average of the trained tensors of several checkpoints of one run (weight averaging)."""
     model = load_checkpoint(paths[0])
     sd = model.state_dict()
-    tensors = [torch.load(p, weights_only=True)["tensors"] for p in paths]
+    payloads = [torch.load(p, weights_only=True) for p in paths]
+    if any("int8_delta_scales" in p for p in payloads):
+        raise ValueError("average_checkpoints needs the run's own (fp16) candidates, not INT8-delta files")
+    tensors = [p["tensors"] for p in payloads]
     with torch.no_grad():
         for k in tensors[0]:
             if sd[k].is_floating_point():
@@ -412,6 +415,8 @@ def rebase_checkpoint(src: str | Path, dst: str | Path) -> Path:
     payload = torch.load(
         src / "checkpoint.pt" if src.is_dir() else src, map_location="cpu", weights_only=True
     )
+    if "int8_delta_scales" in payload:
+        raise ValueError(f"{src} holds INT8 deltas: rebase the run's own (fp16) checkpoint")
     if payload.get("extra", {}).get("dev_modality", "text") != "text":
         raise ValueError(f"{src} was trained with faces; its face/fusion weights cannot be replaced")
     fields = set(ModelConfig.__dataclass_fields__)
