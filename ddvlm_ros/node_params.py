@@ -53,7 +53,7 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec(
         "model_dir",
         "",
-        "model directory (metadata.json, *.onnx, tokenizer/); '' = the package's models/ddvlm-meld-v1",
+        "model directory (metadata.json, *.onnx, tokenizer/); '' = the package's models/ddvlm-meld-v2",
         live=False,
     ),
     ParamSpec("backend", "auto", f"inference backend, one of {', '.join(BACKENDS)}", live=False),

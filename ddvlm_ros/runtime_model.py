@@ -13,7 +13,7 @@ from ddvlm_ros.labels import LABELS
 from ddvlm_ros.logs import Logger
 from ddvlm_ros.preprocessing import FaceDetector, TextTokenizer
 
-DEFAULT_MODEL = "models/ddvlm-meld-v1"
+DEFAULT_MODEL = "models/ddvlm-meld-v2"
 
 
 def resolve_model_dir(value: str) -> Path:

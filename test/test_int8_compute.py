@@ -17,7 +17,7 @@ from ddvlm_ros.int8_compute import rewrite_int8_compute, woq_weight_layers
 from ddvlm_ros.preprocessing import TextTokenizer
 from ddvlm_ros.training.quantize import WoqConfig, quantize_woq
 
-MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "ddvlm-meld-v1"
+MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "ddvlm-meld-v2"
 INTEGER_OPS = {"MatMulInteger", "MatMulIntegerToFloat", "DynamicQuantizeMatMul"}
 
 

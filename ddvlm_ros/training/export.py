@@ -203,7 +203,7 @@ def export(
     model: DDVLM,
     out: str | Path,
     precision: str = "woq-int8",
-    name: str = "ddvlm-meld-v1",
+    name: str = "ddvlm-meld-v2",
     version: str = "1.0.0",
     woq_config: WoqConfig | None = None,
     source: dict | None = None,
@@ -236,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="model directory to write")
     parser.add_argument("--precision", choices=PRECISIONS, default="woq-int8")
     parser.add_argument("--woq-config", default=None, help=f"WOQ YAML (default {DEFAULT_WOQ_CONFIG})")
-    parser.add_argument("--name", default="ddvlm-meld-v1")
+    parser.add_argument("--name", default="ddvlm-meld-v2")
     parser.add_argument("--version", default="1.0.0")
     parser.add_argument("--seed", type=int, default=0, help="seed for --random-init")
     parser.add_argument("--threads", type=int, default=2)

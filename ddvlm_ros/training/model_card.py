@@ -86,9 +86,9 @@ def publish(
     dest.mkdir(parents=True, exist_ok=True)
     ckpt = dest / "checkpoint.pt"
     shutil.copyfile(run_dir / "checkpoint" / "checkpoint.pt", ckpt)
-    for name in ("train_log.jsonl", "train_config.yaml", "summary.json"):
-        if (run_dir / name).is_file():
-            shutil.copyfile(run_dir / name, dest / name)
+    for record in ("train_log.jsonl", "train_config.yaml", "summary.json"):
+        if (run_dir / record).is_file():
+            shutil.copyfile(run_dir / record, dest / record)
     m = json.loads(eval_json.read_text())
     shutil.copyfile(eval_json, dest / "eval_test.json")
     if eval_json.with_suffix(".png").is_file():
