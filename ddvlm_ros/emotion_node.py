@@ -77,7 +77,7 @@ class EmotionNode(Node):
                 self._p["threads"],
                 self.get_logger(),
                 self._p["precision"],
-                self._p["face_detector"],
+                None,  # no detector here: frames are analysed in the vision process
             )
             self.engine = EmotionEngine(
                 model,

@@ -97,8 +97,14 @@ class EmotionEngine:
             seconds_to_ns(settings.conversation_idle_timeout_s),
             settings.max_conversations,
         )
-        self.frames = FrameAnalyser(
-            model, settings.face_detection_rate_hz, settings.max_future_s, now_ns, self.count, self.log
+        # None without a face detector: frames are then analysed elsewhere (the node's vision process)
+        # and only their FrameEvents arrive, through note_frame
+        self.frames = (
+            FrameAnalyser(
+                model, settings.face_detection_rate_hz, settings.max_future_s, now_ns, self.count, self.log
+            )
+            if model.detector is not None
+            else None
         )
         self._frames_done_ns = 0  # newest frame stamp analysed or skipped by the detection rate
         self._last_frame_s = float("-inf")
@@ -134,7 +140,8 @@ class EmotionEngine:
                 self._dialogue.set_max_turns(mine["context_turns"])
             if "conversation_idle_timeout_s" in mine:
                 self._dialogue.idle_timeout_ns = seconds_to_ns(mine["conversation_idle_timeout_s"])
-        self.frames.apply(mine.get("face_detection_rate_hz"), mine.get("max_future_s"))
+        if self.frames is not None:
+            self.frames.apply(mine.get("face_detection_rate_hz"), mine.get("max_future_s"))
 
     def count(self, name: str, n: int = 1) -> None:
         with self._lock:
@@ -149,6 +156,8 @@ class EmotionEngine:
     def add_frame(self, stamp_ns: int, image: np.ndarray) -> None:
         """Admit, analyse and keep one frame in the caller's thread (offline replay, tests); FrameRefused
         for a bad stamp."""
+        if self.frames is None:
+            raise ValueError(f"{self.model.name} was loaded without a face detector: no frame analysis here")
         self.note_frame(self.frames.offer(stamp_ns, lambda: image))
 
     def note_frame(self, event: FrameEvent) -> None:

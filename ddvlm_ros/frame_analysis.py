@@ -2,10 +2,10 @@
 
 It decides which frames are analysed (stamp checks, face_detection_rate_hz) and analyses them (the
 largest face, tracked: face_tracking.py; detection on a downscaled copy, crop from the original, face
-encoder). It runs wherever the frames
-arrive: in the vision process under the node (ddvlm_ros/vision_process.py), or in the caller's thread
-for offline replay and tests (EmotionEngine.add_frame). What it produces goes to
-EmotionEngine.note_frame, which owns the face-feature buffer.
+encoder). It runs wherever the frames arrive: in the vision process under the node
+(ddvlm_ros/vision_process.py), or in the caller's thread for offline replay and tests
+(EmotionEngine.add_frame). What it produces goes to EmotionEngine.note_frame, which owns the
+face-feature buffer.
 """
 
 from __future__ import annotations

@@ -103,7 +103,7 @@ class LifecycleEmotionNode(LifecycleNode):
                 p["threads"],
                 self.get_logger(),
                 p["precision"],
-                p["face_detector"],
+                None,  # no detector here: frames are analysed in the vision process
             )
             self.engine = EmotionEngine(
                 model,

@@ -39,7 +39,7 @@ class Model:
 
     backend: InferenceBackend
     tokenizer: TextTokenizer | None  # None when the text graph is not loaded (the vision process)
-    detector: FaceDetector
+    detector: FaceDetector | None  # None where frames are analysed elsewhere (the node's vision process)
     name: str  # name/version
     directory: Path
     max_frames: int
@@ -54,12 +54,13 @@ class Model:
         threads: int = 1,
         logger: Logger | None = None,
         precision: str = "auto",
-        face_detector: str = "mtcnn",
+        face_detector: str | None = "mtcnn",
         branches: tuple[str, ...] = BRANCHES,
     ) -> Model:
         """Validate and load a model directory (ModelError naming the path when it is not one).
 
-        face_detector: "mtcnn" (default; the wheel's ONNX networks) or "haar" (OpenCV's cascade).
+        face_detector: "mtcnn" (default; the wheel's ONNX networks), "haar" (OpenCV's cascade) or None (no
+        detector: the node, whose frames are analysed in its vision process).
         branches: the graphs to load (the vision process needs only "face")."""
         model_dir = Path(model_dir)
         cv2.setNumThreads(threads)
@@ -78,7 +79,7 @@ class Model:
             tokenizer=TextTokenizer(model_dir / "tokenizer", max_length=int(md.get("max_length", 128)))
             if "text" in branches
             else None,
-            detector=FaceDetector(face_detector),
+            detector=FaceDetector(face_detector) if face_detector else None,
             name=f"{md.get('name', model_dir.name)}/{md.get('version', '?')}",
             directory=model_dir,
             max_frames=int(md.get("max_frames", 8)),

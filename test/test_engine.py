@@ -7,6 +7,7 @@ smoothing, visual-only gating, bad inputs and their named reasons, determinism.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import subprocess
@@ -123,6 +124,28 @@ def test_face_and_text_give_one_multimodal_result_and_its_message(model, clock, 
     np.testing.assert_allclose(msg.probabilities, r.probabilities, atol=1e-6)
     assert len(msg.text_probabilities) == len(msg.visual_probabilities) == len(LABELS)
     assert -1 <= msg.valence <= 1 and -1 <= msg.arousal <= 1
+
+
+def test_an_engine_without_a_detector_takes_frame_events_from_one_that_has_it(model, clock, face) -> None:
+    """The node's engine (no face detector: its frames are analysed in the vision process) answers from
+    the FrameEvents a FrameAnalyser elsewhere made, as an engine analysing the frames itself does."""
+    analysing = make_engine(model, clock)
+    node_side = make_engine(dataclasses.replace(model, detector=None), clock)
+    assert node_side.frames is None
+    for i in range(10):
+        stamp = T0 + i * S // 10
+        clock.ns = max(clock.ns, stamp)
+        event = analysing.frames.offer(stamp, lambda: face)  # what add_frame does, shared by both
+        analysing.note_frame(event)
+        node_side.note_frame(event)
+    with pytest.raises(ValueError, match="without a face detector"):
+        node_side.add_frame(clock.ns + 1, face)
+    node_side.apply({"face_detection_rate_hz": 5.0})  # a live setting still applies
+    end = T0 + 9 * S // 10
+    mine = only_result(node_side.submit(utt("d1", "u1", "I can't believe you did that!", end, T0)))
+    theirs = only_result(analysing.submit(utt("d1", "u1", "I can't believe you did that!", end, T0)))
+    assert mine.visual_used and mine.frames_used == theirs.frames_used == 8
+    np.testing.assert_allclose(mine.probabilities, theirs.probabilities, atol=1e-6)
 
 
 def test_window_is_start_to_end_padded_with_fallback_when_start_is_unknown(model, clock, face) -> None:

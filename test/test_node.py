@@ -13,12 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import ParameterValue
 from rcl_interfaces.srv import GetParameters, SetParameters
 from rclpy.parameter import Parameter
 from std_srvs.srv import Trigger
 from test_node_harness import (
+    Diagnostics,
     NodeProcess,
     Probe,
     image_msg,
@@ -79,26 +79,22 @@ def stream_until_noted(probe: Probe, start_ns: int, face: bool, timeout: float =
     """Publish frames stamped start_ns + i/30 s, at that pace, until /diagnostics shows that the node took
     some of them in (its vision process is matched and its frames reach the node); returns the last stamp.
     A new publisher's first best-effort frames can be lost to discovery, more so on a loaded machine."""
-    received: list[int] = []
-
-    def on_diag(msg: DiagnosticArray) -> None:
-        for status in msg.status:
-            if status.name.startswith("emotion_node"):
-                received.extend(int(kv.value) for kv in status.values if kv.key == "count.images_received")
-
-    sub = probe.node.create_subscription(DiagnosticArray, "/diagnostics", on_diag, 10)
+    diagnostics = Diagnostics(probe)
     frame = synthetic_face_frame(face=face)
+    baseline: int | None = None  # images_received in the first report
     stamp, sent, deadline = start_ns, 0, time.monotonic() + timeout
-    try:
-        while not (len(received) >= 2 and received[-1] > received[0]):
-            assert time.monotonic() < deadline, f"the node took in none of {sent} frames in {timeout} s"
-            stamp = start_ns + int(sent * S / 30)
-            probe.images.publish(image_msg(frame, stamp))
-            sent += 1
-            probe.spin_until(lambda: False, 1.0 / 30)
-        return stamp
-    finally:
-        probe.node.destroy_subscription(sub)
+    while True:
+        if diagnostics.updates:
+            received = diagnostics.counts.get("images_received", 0)
+            if baseline is None:
+                baseline = received
+            elif received > baseline:
+                return stamp
+        assert time.monotonic() < deadline, f"the node took in none of {sent} frames in {timeout} s"
+        stamp = start_ns + int(sent * S / 30)
+        probe.images.publish(image_msg(frame, stamp))
+        sent += 1
+        probe.spin_until(lambda: False, 1.0 / 30)
 
 
 def answer_for(probe: Probe, utterance: str, timeout: float = 10.0):
@@ -182,21 +178,6 @@ def test_parameters_are_validated_and_live_ones_apply(node: NodeProcess, probe: 
     assert e.text_used and not e.visual_used
 
 
-def latest_counts(probe: Probe, wanted: set[str], timeout: float = 8.0) -> dict[str, str]:
-    seen: dict[str, str] = {}
-
-    def on_diag(msg: DiagnosticArray) -> None:
-        for status in msg.status:
-            if status.name.startswith("emotion_node"):
-                seen.clear()
-                seen.update({kv.key: kv.value for kv in status.values})
-
-    sub = probe.node.create_subscription(DiagnosticArray, "/diagnostics", on_diag, 10)
-    probe.spin_until(lambda: wanted <= set(seen), timeout)
-    probe.node.destroy_subscription(sub)
-    return dict(seen)
-
-
 def test_bad_inputs_are_counted_and_the_node_keeps_answering(node: NodeProcess, probe: Probe) -> None:
     t0 = probe.now_ns()
     frame = synthetic_face_frame(64, 48, face=False)  # small: large best-effort messages may be lost
@@ -244,7 +225,9 @@ def test_bad_inputs_are_counted_and_the_node_keeps_answering(node: NodeProcess, 
             "transcript_truncated",
         )
     }
-    counts = latest_counts(probe, wanted)
+    diagnostics = Diagnostics(probe)
+    probe.spin_until(lambda: wanted <= set(diagnostics.values), 8.0)
+    counts = diagnostics.values
     for key in sorted(wanted):
         assert int(counts.get(key, "0")) >= 1, f"{key} not counted: {counts}"
     assert counts["backend"] == "onnxruntime" and counts["latency_p50_ms"] != "n/a"

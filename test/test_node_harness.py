@@ -19,6 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
@@ -210,6 +211,25 @@ class Probe:
         self.executor.shutdown()
         self.node.destroy_node()
         rclpy.shutdown(context=self.context)
+
+
+class Diagnostics:
+    """The node's latest /diagnostics status (level, message, every key/value, count.* as ints)."""
+
+    def __init__(self, probe: Probe) -> None:
+        self.level, self.message, self.counts, self.updates = 0, "", {}, 0
+        self.values: dict[str, str] = {}
+        probe.node.create_subscription(DiagnosticArray, "/diagnostics", self._on, 10)
+
+    def _on(self, msg: DiagnosticArray) -> None:
+        for status in msg.status:
+            if "emotion" in status.name:
+                values = {kv.key: kv.value for kv in status.values}
+                self.values = values
+                self.level = status.level[0] if isinstance(status.level, bytes) else int(status.level)
+                self.message = status.message
+                self.counts = {k[6:]: int(v) for k, v in values.items() if k.startswith("count.")}
+                self.updates += 1
 
 
 def synthetic_face_frame(width: int = 640, height: int = 480, face: bool = True, seed: int = 0) -> np.ndarray:

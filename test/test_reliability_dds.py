@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from diagnostic_msgs.msg import DiagnosticStatus
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CompressedImage
 from test_image_input_headers import blank_png
-from test_node_harness import NodeProcess, Probe, model_dir, node_for, probe_in, transcript_msg
+from test_node_harness import Diagnostics, NodeProcess, Probe, model_dir, node_for, probe_in, transcript_msg
 
 from ddvlm_msgs.msg import EmotionState, Transcript
 
@@ -26,25 +26,6 @@ BURST = 500  # the burst size README states as guaranteed with any publisher his
 
 def keep_all() -> QoSProfile:
     return QoSProfile(depth=1, history=HistoryPolicy.KEEP_ALL, reliability=ReliabilityPolicy.RELIABLE)
-
-
-class Diagnostics:
-    """The node's latest /diagnostics status (level, message, every key/value, count.* as ints)."""
-
-    def __init__(self, probe: Probe) -> None:
-        self.level, self.message, self.counts, self.updates = 0, "", {}, 0
-        self.values: dict[str, str] = {}
-        probe.node.create_subscription(DiagnosticArray, "/diagnostics", self._on, 10)
-
-    def _on(self, msg: DiagnosticArray) -> None:
-        for status in msg.status:
-            if "emotion" in status.name:
-                values = {kv.key: kv.value for kv in status.values}
-                self.values = values
-                self.level = status.level[0] if isinstance(status.level, bytes) else int(status.level)
-                self.message = status.message
-                self.counts = {k[6:]: int(v) for k, v in values.items() if k.startswith("count.")}
-                self.updates += 1
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from diagnostic_msgs.msg import DiagnosticStatus
 from test_node_harness import (
+    Diagnostics,
     NodeProcess,
     Probe,
     image_msg,
@@ -24,7 +25,6 @@ from test_node_harness import (
     synthetic_face_frame,
     transcript_msg,
 )
-from test_reliability_dds import Diagnostics
 
 from ddvlm_ros import node_diagnostics
 from ddvlm_ros.engine import EmotionEngine, EngineSettings, Model
