@@ -83,6 +83,11 @@ def main() -> int:
     p.add_argument("--from-run", default=None, help="a finished ddvlm-train run directory")
     p.add_argument("--cache-s", type=float, default=None, help="cache time of a run without summary.json")
     p.add_argument("--results", default=str(RESULTS))
+    p.add_argument(
+        "--note",
+        default="2 CPU cores, nothing else running",
+        help="how the machine was shared while the run trained (recorded with it)",
+    )
     a = p.parse_args()
     if a.from_run:
         run = Path(a.from_run)
@@ -122,7 +127,7 @@ def main() -> int:
         "machine": platform.machine(),
         "torch": torch.__version__,
         "load_avg_at_record": os.getloadavg()[0],
-        "note": "2 CPU cores shared with other jobs; training ran under nice -n 10",
+        "note": a.note,
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     path = Path(a.results)

@@ -19,6 +19,7 @@ from ddvlm_ros.training.data import Utterance
 from ddvlm_ros.training.model import DDVLM, load_checkpoint, round_trip, save_checkpoint
 from ddvlm_ros.training.train import (
     Trainer,
+    autocast_dtype,
     average_checkpoints,
     build_split,
     lr_factor,
@@ -238,6 +239,23 @@ def test_ema_warm_up_starts_the_teacher_from_the_warmed_up_student() -> None:
     assert torch.allclose(ema, 0.5 * student[head] + 0.5 * now, atol=1e-6)
 
 
+def test_bf16_autocast_runs_the_step_in_bf16_and_keeps_fp32_weights() -> None:
+    losses = {}
+    for name in (None, "bfloat16"):
+        torch.manual_seed(0)
+        cfg = tiny_config()
+        cfg["optim"]["autocast"] = name
+        model = DDVLM(model_config(cfg))
+        trainer = Trainer(cfg, model, steps_total=10, class_weight=None)
+        torch.manual_seed(1)  # same dropout masks in both runs
+        losses[name] = trainer.step(random_batch())["text_ce"]
+        assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert losses["bfloat16"] != losses[None]  # bf16 rounding shows: autocast was on
+    assert losses["bfloat16"] == pytest.approx(losses[None], rel=0.02)
+    with pytest.raises(ValueError, match="autocast"):
+        autocast_dtype("float8")
+
+
 def test_lr_schedule_warms_up_and_keeps_a_cosine_floor() -> None:
     assert lr_factor(0, 10, 100, "cosine", 0.1) == pytest.approx(0.1)
     assert lr_factor(9, 10, 100, "cosine", 0.1) == pytest.approx(1.0)
@@ -375,3 +393,25 @@ def test_ddvlm_train_on_generated_clips_trains_visual_ce_kd_and_fusion_end_to_en
     assert gap[1] < 0.5 * gap[0], gap
     stored = torch.load(tmp_path / "run" / "checkpoint" / "checkpoint.pt", weights_only=True)["tensors"]
     assert any(k.startswith("face.") for k in stored)  # the trained face is part of the checkpoint
+
+
+def test_seed_soup_averages_runs_of_one_recipe_and_refuses_mixed_recipes(tmp_path: Path) -> None:
+    from ddvlm_ros.training.soup import make_soup
+
+    cfg = tiny_config()
+    key = "text.layers.5.attn.query.weight"
+    runs = []
+    for i, value in enumerate((0.25, 0.75)):
+        model = DDVLM.pretrained(model_config(cfg))
+        with torch.no_grad():
+            model.state_dict()[key].fill_(value)
+        run = tmp_path / f"seed{i}"
+        save_checkpoint(model, run / "checkpoint" / "checkpoint.pt")
+        (run / "train_config.yaml").write_text(yaml.safe_dump(cfg | {"seed": i}))
+        runs.append(run)
+    soup = load_checkpoint(make_soup(runs, tmp_path / "soup"))
+    assert torch.equal(soup.state_dict()[key], torch.full_like(soup.state_dict()[key], 0.5))
+    other = cfg | {"seed": 2, "optim": cfg["optim"] | {"lr": 1.0}}
+    (runs[1] / "train_config.yaml").write_text(yaml.safe_dump(other))
+    with pytest.raises(ValueError, match="another recipe"):
+        make_soup(runs, tmp_path / "soup2")

@@ -12,6 +12,7 @@ import copy
 import hashlib
 import json
 import math
+import os
 import random
 import sys
 import time
@@ -132,9 +133,11 @@ def build_split(
             hidden = torch.load(path, weights_only=True)
     if hidden is None:
         hidden = encode_lower(model.text, tokenizer, firsts, contexts, progress=progress)
-        if path is not None:
+        if path is not None:  # written aside, then renamed: a run sharing cache_dir never reads half a file
             path.parent.mkdir(parents=True, exist_ok=True)
-            torch.save(hidden, path)
+            partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+            torch.save(hidden, partial)
+            partial.replace(path)
     labels = torch.tensor([u.label for u in utts], dtype=torch.long)
     faces = mask = None
     if face_cache is not None:
@@ -208,6 +211,19 @@ def lr_factor(step: int, warm: int, total: int, schedule: str, min_ratio: float)
     raise ValueError(f"optim.schedule must be linear or cosine, got {schedule!r}")
 
 
+def autocast_dtype(name: str | None) -> torch.dtype | None:
+    """The training-step autocast dtype of ``optim.autocast``: null (fp32) or bfloat16.
+
+    Why bf16: on a CPU with AMX-BF16 the matmuls of a training step run ~1.6x faster; the weights,
+    the optimizer state and the dev scoring stay fp32.
+    """
+    if name in (None, "none", "fp32"):
+        return None
+    if name in ("bfloat16", "bf16"):
+        return torch.bfloat16
+    raise ValueError(f"optim.autocast must be null or bfloat16, got {name!r}")
+
+
 class Trainer:
     """Holds the model, its EMA text teacher, optimizer and schedule; one method per job."""
 
@@ -260,6 +276,7 @@ class Trainer:
             self.opt, lambda s: lr_factor(s, warm, steps_total, schedule, min_ratio)
         )
         self.rng = np.random.default_rng(int(cfg["seed"]))
+        self.autocast = autocast_dtype(o.get("autocast"))
 
     def ce(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(
@@ -320,7 +337,8 @@ class Trainer:
 
     def step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         self.model.train()
-        parts = self.losses(batch)
+        with torch.autocast("cpu", dtype=self.autocast or torch.bfloat16, enabled=self.autocast is not None):
+            parts = self.losses(batch)
         total = sum(parts.values())
         self.opt.zero_grad(set_to_none=True)
         total.backward()
