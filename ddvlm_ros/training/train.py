@@ -12,7 +12,6 @@ import copy
 import hashlib
 import json
 import math
-import os
 import random
 import sys
 import time
@@ -37,6 +36,7 @@ from ddvlm_ros.training.model import (
     from_hf_name,
     load_checkpoint,
     round_trip,
+    save_atomic,
     save_checkpoint,
 )
 
@@ -133,11 +133,9 @@ def build_split(
             hidden = torch.load(path, weights_only=True)
     if hidden is None:
         hidden = encode_lower(model.text, tokenizer, firsts, contexts, progress=progress)
-        if path is not None:  # written aside, then renamed: a run sharing cache_dir never reads half a file
+        if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
-            torch.save(hidden, partial)
-            partial.replace(path)
+            save_atomic(hidden, path)  # runs may share cache_dir
     labels = torch.tensor([u.label for u in utts], dtype=torch.long)
     faces = mask = None
     if face_cache is not None:
