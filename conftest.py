@@ -10,6 +10,16 @@ from pathlib import Path
 import pytest
 
 _LOCK_DIR = Path(os.environ.get("DDVLM_DOMAIN_LOCK_DIR", "/tmp/ddvlm_ros_domain_locks"))
+_PROFILE_VARIABLES = ("FASTRTPS_DEFAULT_PROFILES_FILE", "FASTDDS_DEFAULT_PROFILES_FILE")
+_FAST_DISCOVERY = Path(__file__).resolve().parent / "test" / "fastdds_fast_discovery.xml"
+
+# Fast DDS re-announces a participant every 3 s by default, and a process that joins often waits for
+# that before it matches the others: each `ros2` CLI call and node start cost 1.5-3 s here. The
+# test profile announces every 0.25 s (see the file). Set process-wide, before any participant exists,
+# so that this process and its children agree; a profile the caller chose is left alone.
+if not any(os.environ.get(v) for v in _PROFILE_VARIABLES):
+    for _variable in _PROFILE_VARIABLES:
+        os.environ[_variable] = str(_FAST_DISCOVERY)
 
 
 def _claim_domain() -> tuple[int, object]:

@@ -46,6 +46,7 @@ setup(
             "emotion_node = ddvlm_ros.emotion_node:main",
             "emotion_lifecycle_node = ddvlm_ros.lifecycle_node:main",
             "ddvlm-train = ddvlm_ros.training.train:main",
+            "ddvlm-teacher = ddvlm_ros.training.teacher:main",
             "ddvlm-eval = ddvlm_ros.training.evaluate:main",
             "ddvlm-eval-faces = ddvlm_ros.face_eval:main",
             "ddvlm-export = ddvlm_ros.training.export:main",

@@ -1,7 +1,8 @@
 """End-to-end latency of emotion_node: transcript published → EmotionState received, under a camera load.
 
 A real node process, real loopback DDS, a 30 Hz 640×480 stream with a (drawn) face, MELD test-set
-utterances (with their dialogue ids, so dialogue context is used). The bare model (tokenize + text
+utterances (with their dialogue ids, so the node reads dialogue context when config/emotion.yaml's
+context_turns asks for it; the bare model reads the same). The bare model (tokenize + text
 encoder + fusion, same backend and threads, same texts and frame count) is timed in this process in
 the same run, so the ratio node/bare isolates what ROS, alignment and queuing add.
 
@@ -24,6 +25,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "test"), str(ROOT)]
@@ -204,6 +206,8 @@ def one_run(args, utterances, model: Path, backend, tokenizer) -> dict:
             camera.stop()
             probe.close()
     config = ROOT / "config" / "emotion.yaml"
+    # the bare model reads the same dialogue context as the node does with this parameter file
+    context_turns = int(yaml.safe_load(config.read_text())["/**"]["ros__parameters"]["context_turns"])
     node = NodeProcess(
         Path("/tmp") / f"node_latency_{os.getpid()}.log",
         {"model_dir": str(model)},
@@ -241,7 +245,16 @@ def one_run(args, utterances, model: Path, backend, tokenizer) -> dict:
             got_at, msg = received[uid]
             used = msg.frames_used if i >= args.warmup else 0
             bare = bare_model_ms(
-                backend, tokenizer, history, conv, speaker, text, used, dv, int(md["max_frames"]), 3
+                backend,
+                tokenizer,
+                history,
+                conv,
+                speaker,
+                text,
+                used,
+                dv,
+                int(md["max_frames"]),
+                context_turns,
             )
             if i >= args.warmup:
                 node_ms.append((got_at - sent) * 1000.0)

@@ -4,7 +4,7 @@ One run does all of it, on the same model: `ddvlm-bag from-meld` (mcap), `ddvlm-
 the reference), `ddvlm-bag eval --launch-node --rate R` (real node process, loopback DDS, sim time) and
 `ddvlm-bag eval --offline` (in-process, no DDS).
 
-    scripts/with_env python benchmarks/replay_eval.py [--rate 50] [--model models/ddvlm-meld-v2]
+    scripts/with_env python benchmarks/replay_eval.py [--rate 50] [--model models/ddvlm-meld-v3]
 
 Writes a table to stdout and benchmarks/results/replay_eval.json (reports under --work).
 """
@@ -38,7 +38,7 @@ def run(cmd: list[str], env: dict[str, str]) -> float:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "meld"))
-    p.add_argument("--model", default=str(ROOT / "models" / "ddvlm-meld-v2"))
+    p.add_argument("--model", default=str(ROOT / "models" / "ddvlm-meld-v3"))
     p.add_argument("--split", default="test")
     p.add_argument("--rate", type=float, default=50.0)
     p.add_argument("--work", default=None, help="keep bag and reports here (default: a temp dir)")

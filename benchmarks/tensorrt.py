@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from ddvlm_ros import tensorrt_backend as trtb  # noqa: E402
 
-MODEL = ROOT / "models" / "ddvlm-meld-v2"
+MODEL = ROOT / "models" / "ddvlm-meld-v3"
 DATA = ROOT.parent / "shared" / "data" / "meld"
 OUT = ROOT / "benchmarks" / "results" / "tensorrt.json"
 

@@ -42,7 +42,7 @@ from ddvlm_ros.training.evaluate import _batches  # noqa: E402
 from ddvlm_ros.training.metrics import compute_metrics  # noqa: E402
 from ddvlm_ros.trt_graph import fp16_emulation, to_tensorrt_fp16  # noqa: E402
 
-MODEL = ROOT / "models" / "ddvlm-meld-v2"
+MODEL = ROOT / "models" / "ddvlm-meld-v3"
 DATA = ROOT.parent / "shared" / "data" / "meld"
 OUT = ROOT / "benchmarks" / "results" / "tensorrt_graph_cpu.json"
 

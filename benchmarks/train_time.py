@@ -4,9 +4,10 @@ training and dev evaluation, checkpoint averaging, total.
 Usage:
   python benchmarks/train_time.py --data ../shared/data/meld --out runs/bench [--config ...] [--set k=v]
       runs ddvlm-train in-process and records its phases;
-  python benchmarks/train_time.py --from-run runs/meld-v2-s13
+  python benchmarks/train_time.py --from-run runs/meld-v2-s13 [--teacher-run runs/teacher-mpnet]
       records the phases of a finished ddvlm-train run from its summary.json and train_log (the run is
-      not repeated; the record says so).
+      not repeated; the record says so); with --teacher-run also the ddvlm-teacher run whose logits the
+      student distilled (recipe v5), and the two together.
 Appends one record to benchmarks/results/train_time.json and prints a table.
 """
 
@@ -64,11 +65,33 @@ def stopped_run_summary(run: Path, cache_s: float | None) -> dict[str, Any]:
     }
 
 
-def table(p: dict[str, Any]) -> str:
-    rows = [("lower-layer cache", p["cache_s"])]
+def teacher_phases(run: Path) -> dict[str, Any]:
+    """Per-phase wall times of a ddvlm-teacher run (fine-tuning epochs, logits of every split, total)."""
+    summary = json.loads((run / "summary.json").read_text())
+    return {
+        "run": str(run),
+        "epoch_train_s": [h["train_s"] for h in summary["history"]],
+        "logits_s": summary["logits_s"],
+        "wall_s": summary["wall_s"],
+        "torch_threads": summary.get("torch_threads"),
+        "weighted_f1": summary["weighted_f1"],
+    }
+
+
+def table(p: dict[str, Any], teacher: dict[str, Any] | None = None) -> str:
+    rows = []
+    if teacher:
+        rows += [(f"teacher epoch {i} train", t) for i, t in enumerate(teacher["epoch_train_s"], start=1)]
+        rows += [
+            ("teacher logits (all splits)", teacher["logits_s"]),
+            ("teacher total (wall)", teacher["wall_s"]),
+        ]
+    rows += [("lower-layer cache", p["cache_s"])]
     for i, (t, e) in enumerate(zip(p["epoch_train_s"], p["epoch_eval_s"], strict=True), start=1):
         rows += [(f"epoch {i} train", t), (f"epoch {i} dev eval", e)]
-    rows += [("checkpoint averaging", p["average_s"]), ("total (wall)", p["wall_s"])]
+    rows += [("checkpoint averaging", p["average_s"]), ("student total (wall)", p["wall_s"])]
+    if teacher:
+        rows += [("teacher + student (wall)", round(teacher["wall_s"] + p["wall_s"], 1))]
     return "\n".join(
         ["| phase | s |", "| --- | --- |"] + [f"| {n} | {'-' if v is None else v} |" for n, v in rows]
     )
@@ -82,6 +105,7 @@ def main() -> int:
     p.add_argument("--set", action="append", default=[])
     p.add_argument("--from-run", default=None, help="a finished ddvlm-train run directory")
     p.add_argument("--cache-s", type=float, default=None, help="cache time of a run without summary.json")
+    p.add_argument("--teacher-run", default=None, help="the ddvlm-teacher run the student distilled")
     p.add_argument("--results", default=str(RESULTS))
     p.add_argument(
         "--note",
@@ -115,6 +139,7 @@ def main() -> int:
         config = a.config or "config/train_meld.yaml"
         threads = torch.get_num_threads()
     ph = phases(summary)
+    teacher = teacher_phases(Path(a.teacher_run)) if a.teacher_run else None
     record = {
         "source": source,
         "config": config,
@@ -122,6 +147,8 @@ def main() -> int:
         **ph,
         "best": summary["best"],
         "stopped_after_epoch": summary.get("stopped_after_epoch"),
+        "teacher": teacher,
+        "recipe_wall_s": round(teacher["wall_s"] + ph["wall_s"], 1) if teacher else ph["wall_s"],
         "cpus": os.cpu_count(),
         "torch_threads": threads,
         "machine": platform.machine(),
@@ -135,7 +162,7 @@ def main() -> int:
     runs = json.loads(path.read_text()) if path.is_file() else []
     runs.append(record)
     path.write_text(json.dumps(runs, indent=2) + "\n")
-    print(table(ph))
+    print(table(ph, teacher))
     print(json.dumps({"best": record["best"], "wall_s": record["wall_s"]}))
     return 0
 

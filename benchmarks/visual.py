@@ -33,7 +33,7 @@ import matplotlib
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-MODEL = ROOT / "models" / "ddvlm-meld-v2"
+MODEL = ROOT / "models" / "ddvlm-meld-v3"
 DATA = ROOT.parent / "shared" / "data" / "meld"
 SAMPLES = Path(matplotlib.get_data_path()) / "sample_data"
 

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CHECKPOINT = ROOT / "models" / "ddvlm-meld-v2" / "checkpoint" / "checkpoint.pt"
+DEFAULT_CHECKPOINT = ROOT / "models" / "ddvlm-meld-v3" / "checkpoint" / "checkpoint.pt"
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "meld"
 # variant → (export precision, backend precision, INT8 activation quantization); the reference
 # variant is built from fp32 below.

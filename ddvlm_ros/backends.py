@@ -220,7 +220,12 @@ class OnnxRuntimeBackend(InferenceBackend):
         if not woq_weight_layers(model):
             self.compute[branch] = "float (no INT8 weights in the graph)"
             return str(path)
-        rewritten, report = rewrite_int8_compute(model, inplace=True, activations=self.int8_activations)
+        rewritten, report = rewrite_int8_compute(
+            model,
+            exclude=tuple(self.metadata.get("int8_compute_exclude", ())),
+            inplace=True,
+            activations=self.int8_activations,
+        )
         self.int8_reports[branch] = report
         self.compute[branch] = f"int8: {report.summary()}"
         return rewritten.SerializeToString()

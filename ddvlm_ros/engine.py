@@ -87,6 +87,7 @@ class EmotionEngine:
         self._now_ns = now_ns
         self._wall_s = wall_s
         self.log = ThrottledLog(logger or logging.getLogger("ddvlm_ros.engine"))
+        self._warn_if_context_differs(settings.context_turns)
         self._lock = threading.Lock()  # counts, face buffer, frames-done stamp (the vision thread's)
         self.counts: Counter[str] = Counter()
         self._faces: FaceFeatureBuffer[np.ndarray] = FaceFeatureBuffer(
@@ -140,8 +141,19 @@ class EmotionEngine:
                 self._dialogue.set_max_turns(mine["context_turns"])
             if "conversation_idle_timeout_s" in mine:
                 self._dialogue.idle_timeout_ns = seconds_to_ns(mine["conversation_idle_timeout_s"])
+        if "context_turns" in mine:
+            self._warn_if_context_differs(mine["context_turns"])
         if self.frames is not None:
             self.frames.apply(mine.get("face_detection_rate_hz"), mine.get("max_future_s"))
+
+    def _warn_if_context_differs(self, context_turns: int) -> None:
+        """A model reads best the context it was trained with; another count is allowed, but said."""
+        trained = self.model.trained_context_turns
+        if context_turns != trained:
+            self.log.warning(
+                f"context_turns {context_turns} differs from the {trained} previous turns {self.model.name} "
+                "was trained with; its measured accuracy assumes the latter"
+            )
 
     def count(self, name: str, n: int = 1) -> None:
         with self._lock:

@@ -53,7 +53,7 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec(
         "model_dir",
         "",
-        "model directory (metadata.json, *.onnx, tokenizer/); '' = the package's models/ddvlm-meld-v2",
+        "model directory (metadata.json, *.onnx, tokenizer/); '' = the package's models/ddvlm-meld-v3",
         live=False,
     ),
     ParamSpec("backend", "auto", f"inference backend, one of {', '.join(BACKENDS)}", live=False),
@@ -75,7 +75,13 @@ PARAMS: tuple[ParamSpec, ...] = (
         live=False,
     ),
     ParamSpec(
-        "context_turns", 3, "previous dialogue turns given to the text model", live=True, low=0, high=20
+        "context_turns",
+        0,
+        "previous dialogue turns given to the text model (as many as it was trained with: the default "
+        "model ddvlm-meld-v3, none; a different count is logged as a warning)",
+        live=True,
+        low=0,
+        high=20,
     ),
     ParamSpec(
         "frames_per_utterance",

@@ -13,7 +13,7 @@ from ddvlm_ros.labels import LABELS
 from ddvlm_ros.logs import Logger
 from ddvlm_ros.preprocessing import FaceDetector, TextTokenizer
 
-DEFAULT_MODEL = "models/ddvlm-meld-v2"
+DEFAULT_MODEL = "models/ddvlm-meld-v3"
 
 
 def resolve_model_dir(value: str) -> Path:
@@ -45,6 +45,7 @@ class Model:
     max_frames: int
     face_size: int
     face_dim: int
+    trained_context_turns: int = 0  # previous turns the text model saw in training (its scores assume them)
 
     @classmethod
     def load(
@@ -85,4 +86,5 @@ class Model:
             max_frames=int(md.get("max_frames", 8)),
             face_size=face_size,
             face_dim=int(face_dim),
+            trained_context_turns=int(md.get("context_turns", 0)),
         )

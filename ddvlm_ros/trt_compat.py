@@ -8,8 +8,8 @@ types; quantized types (INT8/INT4/FP8/FP4) only feed DequantizeLinear; attribute
 schema and meet the matrix's restrictions; every dynamic input dim is covered by the optimization
 profile; optionally (require_fp16) no FP32 compute outside the declared FP32 islands.
 
-    python -m ddvlm_ros.trt_compat models/ddvlm-meld-v2            # the TensorRT variant (trt_graph)
-    python -m ddvlm_ros.trt_compat models/ddvlm-meld-v2 --as-is    # the committed graphs unchanged
+    python -m ddvlm_ros.trt_compat models/ddvlm-meld-v3            # the TensorRT variant (trt_graph)
+    python -m ddvlm_ros.trt_compat models/ddvlm-meld-v3 --as-is    # the committed graphs unchanged
 """
 
 from __future__ import annotations

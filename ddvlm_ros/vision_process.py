@@ -16,6 +16,7 @@ second.
 from __future__ import annotations
 
 import os
+import signal
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -75,6 +76,10 @@ class _Counts:
 
 def main(conn: Connection, config: VisionConfig) -> None:
     """Entry point of the child process (multiprocessing, spawn)."""
+    # The node owns this process's life (a "stop" message, or EOF when the node is gone). Ctrl-C and
+    # `ros2 launch` send SIGINT to the whole process group: without this the child would die on it
+    # mid-frame and print a KeyboardInterrupt traceback into the node's log.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         os.nice(config.nice)
     except OSError:

@@ -36,7 +36,7 @@ TOPICS = {
 
 # Node parameters settable from the command line: argument (= parameter name) -> (type, description).
 PARAMETERS: dict[str, tuple[type, str]] = {
-    "model_dir": (str, "model directory ('' in the config = the package's models/ddvlm-meld-v2)"),
+    "model_dir": (str, "model directory ('' in the config = the package's models/ddvlm-meld-v3)"),
     "backend": (str, "auto | onnxruntime | tensorrt | torch"),
     "use_compressed": (bool, "true | false: also subscribe to <image_topic>/compressed (jpeg/png)"),
     "face_detection_rate_hz": (float, "face analyses per second of the image stream (0 = text only)"),

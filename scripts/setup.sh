@@ -41,7 +41,7 @@ fi
 # shellcheck disable=SC1091
 . "$VENV/bin/activate"
 STAMP="$VENV/.ddvlm-requirements.sha256"
-WANT=$(cat requirements/*.txt | sha256sum | cut -d' ' -f1)
+WANT=$(cat requirements/requirements.txt requirements/constraints.txt requirements/no-deps.txt | sha256sum | cut -d' ' -f1)
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
   say "installing pinned Python packages (ROS 2 Jazzy wheels, torch CPU, onnxruntime, ...)"
   python -m pip install -q --disable-pip-version-check -r requirements/requirements.txt -c requirements/constraints.txt

@@ -23,7 +23,7 @@ def _message(**changes: object):
     msg.valence, msg.arousal = valence_arousal(probs)
     msg.frames_used, msg.text_used, msg.visual_used = 0, True, False
     msg.inference_ms = 3.5
-    msg.model, msg.backend = "ddvlm-meld-v2", "onnxruntime"
+    msg.model, msg.backend = "ddvlm-meld-v3", "onnxruntime"
     msg.utterance_id = "u1"
     for k, v in changes.items():
         setattr(msg, k, v)

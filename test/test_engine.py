@@ -8,6 +8,7 @@ smoothing, visual-only gating, bad inputs and their named reasons, determinism.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import os
 import subprocess
@@ -237,7 +238,7 @@ def test_flush_answers_held_transcripts_and_no_wait_means_at_once(model, clock, 
 
 
 def test_dialogue_context_per_conversation_live_length_reset_and_expiry(model, clock) -> None:
-    engine = make_engine(model, clock, conversation_idle_timeout_s=10.0)
+    engine = make_engine(model, clock, conversation_idle_timeout_s=10.0, context_turns=3)
 
     def text_probs(conv: str, uid: str, text: str) -> np.ndarray:
         clock.ns += 100 * MS
@@ -376,3 +377,13 @@ sys.exit(1 if bad else 0)
 """
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+
+
+def test_a_context_other_than_the_models_trained_one_is_said(model, clock, caplog) -> None:
+    trained = model.trained_context_turns
+    with caplog.at_level(logging.WARNING, logger="ddvlm_ros.engine"):
+        engine = make_engine(model, clock, context_turns=trained)
+        assert not [r for r in caplog.records if "differs from the" in r.getMessage()]
+        engine.apply({"context_turns": trained + 2})
+    (record,) = [r for r in caplog.records if "differs from the" in r.getMessage()]
+    assert f"context_turns {trained + 2} differs from the {trained} previous turns" in record.getMessage()

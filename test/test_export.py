@@ -7,8 +7,6 @@ heads (the trained checkpoint is not needed to check the export itself).
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +17,7 @@ import torch
 from ddvlm_ros.backends import load_backend, sha256_file
 from ddvlm_ros.labels import LABELS
 from ddvlm_ros.training.export import export, load_woq_config
+from ddvlm_ros.training.export import main as export_main
 from ddvlm_ros.training.model import DDVLM
 
 pytestmark = pytest.mark.slow
@@ -136,28 +135,12 @@ def test_woq_export_close_to_fp32(exported: dict[str, Path]) -> None:
     assert np.abs(lq - l32).max() < 0.05 + 0.05 * np.abs(l32).max()
 
 
-def test_cli_rejects_bad_arguments(tmp_path: Path) -> None:
-    run = subprocess.run(
-        [sys.executable, "-m", "ddvlm_ros.training.export", "--out", str(tmp_path), "--precision", "int4"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert run.returncode == 2
-    assert "--precision" in run.stderr or "--checkpoint" in run.stderr
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ddvlm_ros.training.export",
-            "--checkpoint",
-            str(tmp_path / "missing.pt"),
-            "--out",
-            str(tmp_path / "m"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert run.returncode != 0
-    assert "missing.pt" in run.stderr
+def test_cli_rejects_bad_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:  # argparse: usage error, status 2
+        export_main(["--out", str(tmp_path), "--precision", "int4"])
+    assert exit_info.value.code == 2
+    assert "--precision" in capsys.readouterr().err
+    with pytest.raises(FileNotFoundError, match="missing.pt"):
+        export_main(
+            ["--checkpoint", str(tmp_path / "missing.pt"), "--out", str(tmp_path / "m"), "--threads", "1"]
+        )

@@ -17,7 +17,7 @@ from ddvlm_ros.int8_compute import rewrite_int8_compute, woq_weight_layers
 from ddvlm_ros.preprocessing import TextTokenizer
 from ddvlm_ros.training.quantize import WoqConfig, quantize_woq
 
-MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "ddvlm-meld-v2"
+MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "ddvlm-meld-v3"
 INTEGER_OPS = {"MatMulInteger", "MatMulIntegerToFloat", "DynamicQuantizeMatMul"}
 
 
@@ -269,3 +269,22 @@ def test_int8_on_a_model_without_int8_weights_fails_clearly(tmp_path: Path) -> N
         load_backend(MODEL_DIR, "onnxruntime", threads=1, precision="int4")
     with pytest.raises(ValueError, match="int8_activations must be one of"):
         load_backend(MODEL_DIR, "onnxruntime", threads=1, int8_activations="per-channel")
+
+
+def test_metadata_int8_compute_exclude_keeps_those_layers_weight_only(tmp_path: Path) -> None:
+    """The export's int8_compute_exclude (config/woq.yaml) decides which layers stay float on CPU."""
+    shipped = json.loads((MODEL_DIR / "metadata.json").read_text())
+    assert shipped["int8_compute_exclude"] == ["/layers.0/*"]  # chosen on MELD dev (config/woq.yaml)
+    reports = {}
+    for patterns in ([], ["/layers.1/*"]):
+        dst = tmp_path / f"m{len(patterns)}"
+        shutil.copytree(MODEL_DIR, dst, ignore=shutil.ignore_patterns("checkpoint"))
+        meta = json.loads((dst / "metadata.json").read_text())
+        meta["int8_compute_exclude"] = patterns
+        (dst / "metadata.json").write_text(json.dumps(meta))
+        backend = load_backend(dst, "onnxruntime", threads=1, precision="int8", branches=("text",))
+        reports[len(patterns)] = backend.int8_reports["text"]
+    assert not reports[0].skipped
+    kept = sorted(reports[1].skipped)
+    assert kept and all(name.startswith("/layers.1/") for name in kept), kept
+    assert reports[1].layers == reports[0].layers - len(kept)

@@ -1,18 +1,20 @@
 """emotion_node as a managed lifecycle node, launched with `ros2 launch ddvlm_ros emotion.launch.py
-lifecycle:=true` and driven with `ros2 lifecycle set/get` over loopback DDS: configure loads the model,
-activate answers, deactivate stops answering (counted in /diagnostics), cleanup frees the model;
-autostart (default true) gives a working node without lifecycle tooling."""
+lifecycle:=true` and driven over loopback DDS through its lifecycle services (once with `ros2 lifecycle
+set`, as a user would; the CLI itself is tested in ros_compat/test): configure loads the model, activate
+answers, deactivate stops answering (counted in /diagnostics), cleanup frees the model; autostart
+(default true) gives a working node without lifecycle tooling."""
 
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray
+from lifecycle_msgs.msg import Transition
+from lifecycle_msgs.srv import ChangeState, GetState
 from test_launch_emotion import launch_available
 from test_node_harness import LIGHT_ENV, ROOT, Probe, model_dir, transcript_msg
 
@@ -63,12 +65,28 @@ def _stop(proc: subprocess.Popen, log: object, tmp_path: Path) -> str:
     return (tmp_path / "launch.log").read_text()
 
 
-def _state(timeout: float = 60.0) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = ros2("lifecycle", "get", NODE, "--timeout", "3")
-        if result.returncode == 0 or time.monotonic() > deadline:
-            return result.stdout.strip()
+class Lifecycle:
+    """The node's ~/get_state and ~/change_state services, called from the probe (no CLI process each)."""
+
+    def __init__(self, probe: Probe) -> None:
+        self.probe = probe
+        self.get = probe.node.create_client(GetState, f"{NODE}/get_state")
+        self.change = probe.node.create_client(ChangeState, f"{NODE}/change_state")
+
+    def _call(self, client, request, timeout: float):
+        assert self.probe.spin_until(client.service_is_ready, timeout), f"{client.srv_name} not available"
+        future = client.call_async(request)
+        assert self.probe.spin_until(future.done, timeout), f"{client.srv_name} did not answer"
+        return future.result()
+
+    def state(self, timeout: float = 60.0) -> str:
+        s = self._call(self.get, GetState.Request(), timeout).current_state
+        return f"{s.label} [{s.id}]"
+
+    def set(self, transition: int, timeout: float = 60.0) -> bool:
+        request = ChangeState.Request()
+        request.transition.id = transition
+        return bool(self._call(self.change, request, timeout).success)
 
 
 def _answers(probe: Probe, pub, moods: list, utterance: str) -> bool:
@@ -83,21 +101,22 @@ def test_managed_transitions_over_dds(tmp_path: Path, ros_domain: int) -> None:
     diagnostics: list[DiagnosticArray] = []
     probe.node.create_subscription(DiagnosticArray, "/diagnostics", diagnostics.append, 10)
     pub, moods = probe.transcripts, probe.emotions
+    lifecycle = Lifecycle(probe)
     try:
-        assert _state() == "unconfigured [1]", _stop(proc, log, tmp_path)[-3000:]
+        assert lifecycle.state() == "unconfigured [1]", _stop(proc, log, tmp_path)[-3000:]
         assert pub.get_subscription_count() == 0  # nothing subscribed before activation
         set_ = ros2("lifecycle", "set", NODE, "configure")
         assert set_.stdout.strip() == "Transitioning successful", set_.stderr
-        assert _state() == "inactive [2]"
-        assert ros2("lifecycle", "set", NODE, "activate").returncode == 0
-        assert _state() == "active [3]"
+        assert lifecycle.state() == "inactive [2]"
+        assert lifecycle.set(Transition.TRANSITION_ACTIVATE)
+        assert lifecycle.state() == "active [3]"
         assert probe.spin_until(
             lambda: pub.get_subscription_count() > 0 and probe.emotion_sub.get_publisher_count() > 0, 30
         )
         probe.spin_until(lambda: False, 0.5)
         assert _answers(probe, pub, moods, "u1"), "active node did not answer"
-        assert ros2("lifecycle", "set", NODE, "deactivate").returncode == 0
-        assert _state() == "inactive [2]"
+        assert lifecycle.set(Transition.TRANSITION_DEACTIVATE)
+        assert lifecycle.state() == "inactive [2]"
 
         def ignored() -> int:
             for array in diagnostics:
@@ -112,11 +131,11 @@ def test_managed_transitions_over_dds(tmp_path: Path, ros_domain: int) -> None:
         assert probe.spin_until(lambda: ignored() >= 1, 8), "ignored transcript not counted"
         probe.spin_until(lambda: False, 0.5)  # an answer, had there been one, came before the count
         assert len(moods) == answered, "inactive node answered"
-        assert ros2("lifecycle", "set", NODE, "activate").returncode == 0
+        assert lifecycle.set(Transition.TRANSITION_ACTIVATE)
         assert _answers(probe, pub, moods, "u3"), "re-activated node did not answer"
-        assert ros2("lifecycle", "set", NODE, "deactivate").returncode == 0
-        assert ros2("lifecycle", "set", NODE, "cleanup").returncode == 0
-        assert _state() == "unconfigured [1]"
+        assert lifecycle.set(Transition.TRANSITION_DEACTIVATE)
+        assert lifecycle.set(Transition.TRANSITION_CLEANUP)
+        assert lifecycle.state() == "unconfigured [1]"
     finally:
         probe.close()
         output = _stop(proc, log, tmp_path)
@@ -133,7 +152,7 @@ def test_autostart_default_gives_an_answering_node(tmp_path: Path, ros_domain: i
             ),
             90,
         ), _stop(proc, log, tmp_path)[-3000:]
-        assert _state() == "active [3]"
+        assert Lifecycle(probe).state() == "active [3]"
         probe.spin_until(lambda: False, 0.5)
         assert _answers(probe, probe.transcripts, probe.emotions, "u1")
     finally:

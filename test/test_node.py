@@ -245,6 +245,8 @@ def reset_context(probe: Probe):
 
 
 def test_dialogue_context_is_per_conversation_and_reset_clears_it(node: NodeProcess, probe: Probe) -> None:
+    (ok,) = set_params(probe, {"context_turns": 3})  # the default model reads none by default
+    assert ok.successful
     t0 = probe.now_ns()
     probe.transcripts.publish(transcript_msg("A", "a1", "You ate my sandwich!", t0, t0 - S, speaker="Ross"))
     answer_for(probe, "a1")

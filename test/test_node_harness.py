@@ -27,7 +27,7 @@ from sensor_msgs.msg import Image
 from ddvlm_msgs.msg import EmotionState, Transcript
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_MODEL = ROOT / "models" / "ddvlm-meld-v2"
+DEFAULT_MODEL = ROOT / "models" / "ddvlm-meld-v3"
 TEST_MODEL = ROOT / "build" / "node_test_model" / "random-woq"
 LIGHT_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 

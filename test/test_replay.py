@@ -322,6 +322,8 @@ def test_replay_eval_launch_file_with_jpeg_frames_needs_use_compressed(
     if not use_compressed:
         assert not report_path.exists(), output[-3000:]
         assert "nothing subscribes to /image/compressed: the node needs use_compressed: true" in output
+        assert "the node's use_compressed parameter is false" in output  # asked, not waited out
+        assert "exit code 1," in output, output[-3000:]  # an error exit, not an abort at shutdown (-6)
         return
     assert report_path.is_file(), output[-3000:]
     report = json.loads(report_path.read_text())

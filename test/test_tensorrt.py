@@ -24,7 +24,7 @@ from ddvlm_ros.trt_compat import check_graph, check_model_dir, check_profile
 from ddvlm_ros.trt_graph import fp16_emulation, to_tensorrt_fp16
 
 ROOT = Path(__file__).resolve().parents[1]
-MODEL = ROOT / "models" / "ddvlm-meld-v2"
+MODEL = ROOT / "models" / "ddvlm-meld-v3"
 MELD = ROOT.parent / "shared" / "data" / "meld"
 PROBE = trtb.probe()
 

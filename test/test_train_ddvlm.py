@@ -101,23 +101,29 @@ def test_visual_student_learns_and_moves_toward_text_teacher(tmp_path: Path) -> 
             F.kl_div(F.log_softmax(student / 2, -1), F.softmax(teacher / 2, -1), reduction="batchmean")
         )
 
-    def run(trainer: Trainer, epochs: int) -> list[dict[str, float]]:
+    def run(trainer: Trainer, epochs: int, faces: bool = True) -> list[dict[str, float]]:
         rng = random.Random(0)
         out = []
         for _ in range(epochs):
             idx = list(range(42))
             rng.shuffle(idx)
-            out += [trainer.step(pad_batch(split, idx[s : s + 14])) for s in range(0, 42, 14)]
+            for s in range(0, 42, 14):
+                batch = pad_batch(split, idx[s : s + 14])
+                if not faces:
+                    batch = {k: v for k, v in batch.items() if k not in ("faces", "face_mask")}
+                out.append(trainer.step(batch))
         return out
 
-    # Phase 1: the text teacher alone becomes confident (visual terms off).
-    teacher_cfg = tiny_config(kd_weight=0.0, visual_ce_weight=0.0, fusion_ce_weight=0.0, ema_weight=1.0)
+    # Phase 1: the text teacher alone becomes confident (text batches: no visual terms).
+    teacher_cfg = tiny_config(ema_weight=1.0)
     teacher_cfg["optim"]["head_lr"] = 1e-2
-    run(Trainer(teacher_cfg, model, steps_total=30, class_weight=None), 10)
+    assert (
+        "visual_ce" not in run(Trainer(teacher_cfg, model, steps_total=30, class_weight=None), 10, False)[0]
+    )
     _, student_before = logits()
     # Phase 2: dual distillation, all terms on; the visual student must approach the teacher.
     cfg["optim"]["head_lr"] = 1e-2
-    losses = run(Trainer(cfg, model, steps_total=30, class_weight=None), 10)
+    losses = run(Trainer(cfg, model, steps_total=21, class_weight=None), 7)
     teacher, student_after = logits()
     before, after = gap(teacher, student_before), gap(teacher, student_after)
     assert {"text_ce", "ema", "visual_ce", "kd", "fusion_ce"} <= losses[0].keys()
@@ -355,12 +361,12 @@ def test_ddvlm_train_on_generated_clips_trains_visual_ce_kd_and_fusion_end_to_en
 
     torch.manual_seed(0)
     cfg = tiny_config()
-    cfg["optim"].update(epochs=6, head_lr=1e-2, visual_lr=3e-3)
+    cfg["optim"].update(epochs=4, head_lr=1e-2, visual_lr=3e-3)
     cfg["eval"]["average_top_k"] = 0
     cfg["data"]["video_root"] = str(tmp_path / "MELD.Raw")
     utts = {
         s: [Utterance(s, i, 0, "Joey", WORDS[i % 7], LABELS[i % 7], i % 7, None, None) for i in range(n)]
-        for s, n in (("train", 28), ("dev", 14))
+        for s, n in (("train", 28), ("dev", 7))
     }
     _write_face_clips(tmp_path / "MELD.Raw", utts["train"] + utts["dev"])
     logs: list[str] = []
@@ -418,3 +424,61 @@ def test_seed_soup_averages_runs_of_one_recipe_and_refuses_mixed_recipes(tmp_pat
     (runs[1] / "train_config.yaml").write_text(yaml.safe_dump(other))
     with pytest.raises(ValueError, match="another recipe"):
         make_soup(runs, tmp_path / "soup2")
+
+
+def test_student_distils_a_larger_teachers_logits_when_given() -> None:
+    """The teacher_kd term is KL(teacher || student) * T^2 and pulls the student toward the teacher."""
+    fear = LABELS.index("fear")
+    batch = random_batch(n=16, seed=5)
+    teacher = torch.full((16, len(LABELS)), -4.0)
+    teacher[:, fear] = 4.0
+    fear_prob = {}
+    for with_teacher in (False, True):
+        torch.manual_seed(0)
+        cfg = tiny_config(teacher_weight=3.0, teacher_temperature=2.0, ema_weight=0.0)
+        model = DDVLM(model_config(cfg))
+        trainer = Trainer(cfg, model, steps_total=20, class_weight=None)
+        b = dict(batch, teacher=teacher) if with_teacher else batch
+        for _ in range(15):
+            losses = trainer.step(b)
+        assert ("teacher_kd" in losses) is with_teacher
+        model.eval()
+        with torch.no_grad():
+            _, logits = model.text.upper(batch["hidden"], batch["mask"])
+            fear_prob[with_teacher] = float(F.softmax(logits, -1)[:, fear].mean())
+        if with_teacher:
+            with torch.no_grad():  # eval mode: no dropout, so the term must match the formula exactly
+                parts = trainer.losses(b)
+                student = model.text.upper(b["hidden"], b["mask"])[1]
+            expected = (
+                3.0
+                * 4.0
+                * F.kl_div(
+                    F.log_softmax(student / 2.0, -1), F.softmax(teacher / 2.0, -1), reduction="batchmean"
+                )
+            )
+            assert float(parts["teacher_kd"]) == pytest.approx(float(expected), rel=1e-4)
+    assert fear_prob[True] > fear_prob[False] + 0.2  # a teacher term that does nothing fails here
+
+
+@pytest.mark.skipif(not (MELD / "train_sent_emo.csv").is_file(), reason="MELD CSVs not present")
+def test_ddvlm_train_reads_teacher_logits_by_clip_and_records_them(tmp_path: Path) -> None:
+    from ddvlm_ros.training.data import read_split
+    from ddvlm_ros.training.teacher_logits import teacher_payload
+
+    train_utts = read_split(MELD, "train")[:40]
+    keys = {"train": [u.key for u in reversed(train_utts)]}  # stored order differs from the split's
+    logits = {"train": torch.randn(40, len(LABELS))}
+    path = tmp_path / "logits.pt"
+    torch.save(teacher_payload("tiny", 0, keys, logits, {"train": 0.0}, {}), path)
+    cfg = tiny_config(teacher_weight=1.0, teacher_temperature=2.0)
+    cfg["data"]["teacher_logits"] = str(path)
+    logs: list[str] = []
+    summary = train(cfg, MELD, tmp_path / "run", limit=40, progress=False, log=logs.append)
+    assert summary["teacher_logits_sha256"] and any("teacher logits" in line for line in logs)
+    record = json.loads((tmp_path / "run" / "train_log.jsonl").read_text().splitlines()[0])
+    assert record["train_loss"]["teacher_kd"] > 0
+    short = {"train": keys["train"][:30]}
+    torch.save(teacher_payload("tiny", 0, short, {"train": logits["train"][:30]}, {}, {}), path)
+    with pytest.raises(KeyError, match="no teacher logits for 10 train utterances"):
+        train(cfg, MELD, tmp_path / "run2", limit=40, progress=False, log=logs.append)

@@ -169,6 +169,7 @@ class ReplayNode(Node):
         )
         self.clock_pub = self.create_publisher(Clock, "/clock", 10)
         self.emotion_sub = self.create_subscription(EmotionState, "emotion", self._on_emotion, reliable)
+        self.parameter_clients: dict[str, object] = {}
 
     def _on_emotion(self, msg: EmotionState) -> None:
         now = time.perf_counter()
@@ -178,6 +179,35 @@ class ReplayNode(Node):
 
     def publish_clock(self, stamp_ns: int) -> None:
         self.clock_pub.publish(Clock(clock=to_stamp(stamp_ns)))
+
+    def node_parameter(self, name: str, timeout_s: float = 5.0) -> object | None:
+        """`name` of the node that subscribes to our transcripts, through its parameter service; None when
+        it cannot be asked (no such node or parameter, or no answer in time: callers then wait instead).
+        Called from a thread other than the one spinning this node."""
+        from rcl_interfaces.srv import GetParameters
+        from rclpy.parameter import parameter_value_to_python
+
+        deadline = time.monotonic() + timeout_s
+        while True:  # the graph learns node names after the endpoints match: until then they are unknown
+            subscribers = self.get_subscriptions_info_by_topic(self.transcript_pub.topic_name)
+            if len(subscribers) == 1 and not subscribers[0].node_name.startswith("_NODE_NAME_UNKNOWN"):
+                break
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.05)
+        info = subscribers[0]
+        namespace = info.node_namespace.rstrip("/")
+        service = f"{namespace}/{info.node_name}/get_parameters"
+        if service not in self.parameter_clients:  # kept: destroying one while the executor waits aborts
+            self.parameter_clients[service] = self.create_client(GetParameters, service)
+        client = self.parameter_clients[service]
+        if not client.wait_for_service(timeout_sec=max(0.0, deadline - time.monotonic())):
+            return None
+        future = client.call_async(GetParameters.Request(names=[name]))
+        while not future.done() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        values = future.result().values if future.done() and future.result() else []
+        return parameter_value_to_python(values[0]) if values and values[0].type != 0 else None
 
     def node_ready(self) -> bool:
         """Our transcript publisher and emotion subscription are both matched with the node's endpoints
@@ -270,6 +300,7 @@ def replay_dds(
         if process is not None:
             process.stop()
         executor.shutdown(timeout_sec=5.0)
+        spinner.join(timeout=5.0)  # the node is not destroyed under a running spin (that aborts the process)
         node.destroy_node()
         if owns_context:
             rclpy.try_shutdown()
@@ -297,11 +328,16 @@ def _wait_for_node(
             if topics.compressed
             else "its image topic remapping must match"
         )
+        failure = (
+            f"the bag has frames on {topics.image} but nothing subscribes to {image_pub.topic_name}: {fix}"
+        )
+        if topics.compressed and node.node_parameter("use_compressed") is False:  # it never will: say so now
+            raise RuntimeError(f"{failure}; the node's use_compressed parameter is false")
         _wait_until(
             lambda: image_pub.get_subscription_count() > 0,
             min(timeout_s, IMAGE_SUBSCRIBER_TIMEOUT_S),
             process,
-            f"the bag has frames on {topics.image} but nothing subscribes to {image_pub.topic_name}: {fix}",
+            failure,
         )
     time.sleep(0.5)  # let the node's side of the discovery settle too
     progress("emotion node found; replaying")

@@ -203,7 +203,7 @@ def export(
     model: DDVLM,
     out: str | Path,
     precision: str = "woq-int8",
-    name: str = "ddvlm-meld-v2",
+    name: str = "ddvlm-meld-v3",
     version: str = "1.0.0",
     woq_config: WoqConfig | None = None,
     source: dict | None = None,
@@ -222,6 +222,8 @@ def export(
             reports[branch] = apply_precision(src, out / f"{branch}.onnx", precision, woq_config)
     copy_tokenizer(out / "tokenizer")
     meta = build_metadata(model, out, name, version, precision, reports, source or {})
+    if precision == "woq-int8":  # what the CPU INT8-compute path keeps weight-only (backends.py reads it)
+        meta["int8_compute_exclude"] = list((woq_config or WoqConfig()).int8_compute_exclude)
     (out / "metadata.json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta
 
@@ -236,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="model directory to write")
     parser.add_argument("--precision", choices=PRECISIONS, default="woq-int8")
     parser.add_argument("--woq-config", default=None, help=f"WOQ YAML (default {DEFAULT_WOQ_CONFIG})")
-    parser.add_argument("--name", default="ddvlm-meld-v2")
+    parser.add_argument("--name", default="ddvlm-meld-v3")
     parser.add_argument("--version", default="1.0.0")
     parser.add_argument("--seed", type=int, default=0, help="seed for --random-init")
     parser.add_argument("--threads", type=int, default=2)

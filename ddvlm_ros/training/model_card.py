@@ -30,14 +30,21 @@ def _recipe(cfg: dict) -> str:
         else ""
     )
     layers = int(cfg["model"]["trainable_layers"])
+    teacher = (
+        " Plus knowledge distillation from a larger fine-tuned text teacher's logits "
+        f"(`{cfg['data']['teacher_logits']}`, ddvlm-teacher; KL·T² at "
+        f"T={lo.get('teacher_temperature', 2.0)}, weight {lo.get('teacher_weight', 1.0)})."
+        if cfg.get("data", {}).get("teacher_logits")
+        else ""
+    )
     return (
         f"Frozen MiniLM embeddings + lower {6 - layers} layers (token states cached once in fp16); top "
         f"{layers} layers + head trained for {op['epochs']} epochs (batch {op['batch_size']}, AdamW lr "
         f"{op['lr']} / head {op['head_lr']}, warm-up {op['warmup_ratio']}, {schedule} decay{floor}) with "
         f"cross-entropy (label smoothing {lo['label_smoothing']}, {weights}) and EMA self-distillation "
         f"(decay {lo['ema_decay']}, {ema_start}; KL·T² at T={lo['ema_temperature']} + feature MSE, weight "
-        f"{lo['ema_weight']}). Every epoch's student and EMA weights are scored on dev and the best is kept."
-        f"{averaging}"
+        f"{lo['ema_weight']}).{teacher} Every epoch's student and EMA weights are scored on dev and the best "
+        f"is kept.{averaging}"
     )
 
 

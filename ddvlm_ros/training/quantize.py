@@ -36,6 +36,8 @@ class WoqConfig:
     embedding: storage of large Gather tables (word embeddings): "fp32", "fp16" or "int8" (per row).
     embedding_min_rows: a Gather table with at least this many rows counts as a word-embedding table.
     min_elements: weights smaller than this stay FP32 (the saving would not pay for the node).
+    int8_compute_exclude: fnmatch patterns on MatMul node names that the CPU INT8-compute path keeps
+        weight-only (their activations stay float); not used here, written to metadata.json for it.
     """
 
     exclude: tuple[str, ...] = ()
@@ -44,6 +46,7 @@ class WoqConfig:
     embedding: str = "int8"
     embedding_min_rows: int = 1000
     min_elements: int = 1024
+    int8_compute_exclude: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.embedding not in EMBEDDING_MODES:
@@ -59,8 +62,9 @@ class WoqConfig:
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown WOQ config keys {sorted(unknown)}; known: {sorted(known)}")
-        if "exclude" in data:
-            data["exclude"] = tuple(data["exclude"] or ())
+        for key in ("exclude", "int8_compute_exclude"):
+            if key in data:
+                data[key] = tuple(data[key] or ())
         return cls(**data)
 
 

@@ -26,6 +26,7 @@ import yaml
 from sklearn.metrics import f1_score
 
 from ddvlm_ros.labels import NUM_LABELS
+from ddvlm_ros.model_files import sha256_file
 from ddvlm_ros.preprocessing import TextTokenizer
 from ddvlm_ros.training.config import load_config
 from ddvlm_ros.training.data import Utterance, cache_faces, load_faces, read_split, text_pairs
@@ -39,6 +40,7 @@ from ddvlm_ros.training.model import (
     save_atomic,
     save_checkpoint,
 )
+from ddvlm_ros.training.teacher_logits import teacher_targets
 
 
 @dataclass
@@ -49,6 +51,7 @@ class Split:
     labels: torch.Tensor  # [N] int64
     faces: torch.Tensor | None = None  # [N, F, 1, 64, 64] fp16
     face_mask: torch.Tensor | None = None  # [N, F] float32
+    teacher: torch.Tensor | None = None  # [N, 7] logits of a larger fine-tuned text teacher
 
     def __len__(self) -> int:
         return len(self.hidden)
@@ -158,6 +161,8 @@ def pad_batch(split: Split, idx: list[int]) -> dict[str, torch.Tensor]:
         h[r, :n] = split.hidden[i].float()
         mask[r, :n] = 1
     batch = {"hidden": h, "mask": mask, "labels": split.labels[idx]}
+    if split.teacher is not None:
+        batch["teacher"] = split.teacher[idx]
     if split.faces is not None and split.face_mask is not None:
         batch["faces"] = split.faces[idx].float()
         batch["face_mask"] = split.face_mask[idx]
@@ -293,6 +298,10 @@ class Trainer:
             out["ema"] = float(lc["ema_weight"]) * (
                 kl_t(el, logits, float(lc["ema_temperature"]))
                 + float(lc.get("ema_feature_weight", 0.0)) * F.mse_loss(feats, ef)
+            )
+        if "teacher" in batch:
+            out["teacher_kd"] = float(lc.get("teacher_weight", 1.0)) * kl_t(
+                batch["teacher"], logits, float(lc.get("teacher_temperature", 2.0))
             )
         if "faces" in batch:
             out.update(self.visual_losses(batch, feats, logits))
@@ -500,6 +509,11 @@ def train(
         )
         for s, u in splits.items()
     }
+    teacher_sha = None
+    if d.get("teacher_logits"):
+        data["train"].teacher = teacher_targets(d["teacher_logits"], splits["train"])
+        teacher_sha = sha256_file(Path(d["teacher_logits"]))
+        log(f"teacher logits: {d['teacher_logits']} (sha256 {teacher_sha[:16]})")
     t_cache = time.time() - t0
     log(f"cached lower layers: {', '.join(f'{s}={len(v)}' for s, v in data.items())} in {t_cache:.0f}s")
     o = cfg["optim"]
@@ -617,6 +631,7 @@ def train(
         "n_train": len(train_split),
         "n_dev": len(dev_split),
         "torch_threads": torch.get_num_threads(),
+        "teacher_logits_sha256": teacher_sha,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
