@@ -36,11 +36,8 @@ def ros2_launch(*arguments: str, log: Path | None = None) -> subprocess.Popen:
 
 
 def get_parameters(probe: Probe, node: str, names: list[str]) -> dict[str, object]:
-    client = probe.node.create_client(GetParameters, f"{node}/get_parameters")
-    assert client.wait_for_service(timeout_sec=20), f"no {node}/get_parameters service"
-    future = client.call_async(GetParameters.Request(names=names))
-    assert probe.spin_until(future.done, 20), "get_parameters did not answer"
-    return {n: parameter_value_to_python(v) for n, v in zip(names, future.result().values, strict=True)}
+    answer = probe.call(GetParameters, f"{node}/get_parameters", GetParameters.Request(names=names), 20)
+    return {n: parameter_value_to_python(v) for n, v in zip(names, answer.values, strict=True)}
 
 
 def answered(probe: Probe, utterance: str, timeout: float = 30) -> bool:

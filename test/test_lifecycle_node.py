@@ -70,23 +70,15 @@ class Lifecycle:
 
     def __init__(self, probe: Probe) -> None:
         self.probe = probe
-        self.get = probe.node.create_client(GetState, f"{NODE}/get_state")
-        self.change = probe.node.create_client(ChangeState, f"{NODE}/change_state")
-
-    def _call(self, client, request, timeout: float):
-        assert self.probe.spin_until(client.service_is_ready, timeout), f"{client.srv_name} not available"
-        future = client.call_async(request)
-        assert self.probe.spin_until(future.done, timeout), f"{client.srv_name} did not answer"
-        return future.result()
 
     def state(self, timeout: float = 60.0) -> str:
-        s = self._call(self.get, GetState.Request(), timeout).current_state
+        s = self.probe.call(GetState, f"{NODE}/get_state", GetState.Request(), timeout).current_state
         return f"{s.label} [{s.id}]"
 
     def set(self, transition: int, timeout: float = 60.0) -> bool:
         request = ChangeState.Request()
         request.transition.id = transition
-        return bool(self._call(self.change, request, timeout).success)
+        return bool(self.probe.call(ChangeState, f"{NODE}/change_state", request, timeout).success)
 
 
 def _answers(probe: Probe, pub, moods: list, utterance: str) -> bool:

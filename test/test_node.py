@@ -132,23 +132,16 @@ def test_face_and_transcript_give_one_multimodal_answer(node: NodeProcess, probe
 
 
 def set_params(probe: Probe, values: dict[str, object]) -> list:
-    client = probe.node.create_client(SetParameters, f"{NS}/emotion_node/set_parameters")
-    assert client.wait_for_service(timeout_sec=10)
     # rclpy's Parameter infers the ParameterType from the Python value (bool/int/float/str).
     req = SetParameters.Request(
         parameters=[Parameter(name, value=value).to_parameter_msg() for name, value in values.items()]
     )
-    future = client.call_async(req)
-    assert probe.spin_until(future.done, 10)
-    return future.result().results
+    return probe.call(SetParameters, f"{NS}/emotion_node/set_parameters", req).results
 
 
 def get_param(probe: Probe, name: str) -> ParameterValue:
-    client = probe.node.create_client(GetParameters, f"{NS}/emotion_node/get_parameters")
-    assert client.wait_for_service(timeout_sec=10)
-    future = client.call_async(GetParameters.Request(names=[name]))
-    assert probe.spin_until(future.done, 10)
-    return future.result().values[0]
+    request = GetParameters.Request(names=[name])
+    return probe.call(GetParameters, f"{NS}/emotion_node/get_parameters", request).values[0]
 
 
 def test_parameters_are_validated_and_live_ones_apply(node: NodeProcess, probe: Probe) -> None:
@@ -237,11 +230,7 @@ def test_bad_inputs_are_counted_and_the_node_keeps_answering(node: NodeProcess, 
 
 
 def reset_context(probe: Probe):
-    client = probe.node.create_client(Trigger, f"{NS}/emotion_node/reset_context")
-    assert client.wait_for_service(timeout_sec=10)
-    future = client.call_async(Trigger.Request())
-    assert probe.spin_until(future.done, 10)
-    return future.result()
+    return probe.call(Trigger, f"{NS}/emotion_node/reset_context", Trigger.Request())
 
 
 def test_dialogue_context_is_per_conversation_and_reset_clears_it(node: NodeProcess, probe: Probe) -> None:

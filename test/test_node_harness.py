@@ -180,6 +180,7 @@ class Probe:
         self.emotion_sub = self.node.create_subscription(EmotionState, "emotion", self.emotions.append, 100)
         self.images = self.node.create_publisher(Image, "image", qos_profile_sensor_data)
         self.transcripts = self.node.create_publisher(Transcript, "transcript", 100)
+        self._clients: dict[str, object] = {}
 
     def spin_until(self, done: Callable[[], bool], timeout: float) -> bool:
         end = time.monotonic() + timeout
@@ -203,6 +204,16 @@ class Probe:
         # Discovery is not symmetric: the node may not have matched our publishers yet, and best-effort
         # images sent before that are lost. Let it settle.
         self.spin_until(lambda: False, 0.5)
+
+    def call(self, srv_type: type, service: str, request: object, timeout: float = 10.0):
+        """One service call from the probe: waits for the service and for its answer (asserting both)."""
+        client = self._clients.get(service)
+        if client is None:
+            client = self._clients[service] = self.node.create_client(srv_type, service)
+        assert self.spin_until(client.service_is_ready, timeout), f"{service} not available"
+        future = client.call_async(request)
+        assert self.spin_until(future.done, timeout), f"{service} did not answer"
+        return future.result()
 
     def now_ns(self) -> int:
         return self.node.get_clock().now().nanoseconds
