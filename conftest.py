@@ -48,3 +48,15 @@ def ros_domain(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
         yield domain
     finally:
         handle.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules with a slow test run first, each kept contiguous (a module fixture is set up once per
+    worker), so that the long tests start early and the run ends with short ones that `--dist
+    worksteal` (make test) spreads over idle workers."""
+    slow_files = {_file_of(item) for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: _file_of(item) not in slow_files)
+
+
+def _file_of(item: pytest.Item) -> str:
+    return item.nodeid.split("::")[0]

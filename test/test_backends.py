@@ -66,6 +66,7 @@ def ort_backend(model_dir: Path):
     return load_backend(model_dir, "onnxruntime", threads=1)
 
 
+@pytest.mark.slow
 def test_auto_picks_onnxruntime_without_gpu_and_says_why(model_dir: Path) -> None:
     if TRT_OK:
         pytest.skip(f"this machine has TensorRT and a GPU ({TRT_WHY}); auto would pick tensorrt")

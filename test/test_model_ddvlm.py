@@ -33,6 +33,7 @@ def model() -> DDVLM:
     return DDVLM.pretrained(ModelConfig(trainable_layers=1, max_frames=3)).eval()
 
 
+@pytest.mark.slow
 def test_text_branch_matches_transformers_bert(model: DDVLM) -> None:
     from transformers import BertModel
 

@@ -51,6 +51,7 @@ def utterance(i: int, clock: list[int], text: str = "fine") -> Utterance:
     return Utterance(cid, f"u{i}", "A", text, clock[0] - S, clock[0])
 
 
+@pytest.mark.slow
 def test_thousands_of_conversation_ids_keep_every_structure_bounded(model: Model) -> None:
     clock = [T0]
     engine = make_engine(model, clock)

@@ -49,6 +49,7 @@ def tiny_encoder_dir(root: Path) -> Path:
 
 
 @needs_meld
+@pytest.mark.slow
 def test_teacher_fine_tunes_selects_on_dev_and_stores_logits_by_clip(tmp_path: Path) -> None:
     splits = {s: read_split(MELD, s)[:48] for s in ("train", "dev", "test")}
     cfg = load_config(

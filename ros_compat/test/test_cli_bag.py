@@ -76,6 +76,7 @@ def write_bag(path: Path, storage: str, count: int) -> None:
             writer.write(other, stamp + 1000, serialize_message(String(data=f"other {i}")))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("storage", STORAGES)
 def test_record_then_info_and_read_back(ros_domain: int, tmp_path: Path, storage: str) -> None:
     transcript = (

@@ -57,6 +57,7 @@ def managed(ros_domain: int) -> Iterator[None]:
             proc.wait(timeout=10)
 
 
+@pytest.mark.slow
 def test_lifecycle_get_set_list_nodes(managed: None) -> None:
     assert ros2("lifecycle", "get", "/robot/managed").stdout.strip() == "unconfigured [1]"
     listing = ros2("lifecycle", "list", "/robot/managed").stdout

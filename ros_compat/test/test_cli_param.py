@@ -74,6 +74,7 @@ def test_list_and_dump(validator: None) -> None:
     assert "label: neutral" in dump and "rate_hz: 5.0" in dump
 
 
+@pytest.mark.slow
 def test_node_list_shows_validator(validator: None) -> None:
     listing = ros2("node", "list", "--spin-time", "3")
     assert "/validator" in listing.stdout.splitlines(), listing

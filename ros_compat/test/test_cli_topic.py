@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import time
 
+import pytest
 import yaml
 
 
@@ -29,12 +30,14 @@ def echo_once_while_publishing(topic: str, msg_type: str, values: str) -> dict:
     return yaml.safe_load(document)
 
 
+@pytest.mark.slow
 def test_pub_echo_std_string(ros_domain: int) -> None:
     assert echo_once_while_publishing("/chatter", "std_msgs/msg/String", "{data: hello robot}") == {
         "data": "hello robot"
     }
 
 
+@pytest.mark.slow
 def test_pub_echo_transcript_nested_fields(ros_domain: int) -> None:
     values = (
         "{header: {frame_id: mic}, conversation_id: c1, utterance_id: u3, "
@@ -72,6 +75,7 @@ def test_list_shows_publisher_topic_with_type(ros_domain: int) -> None:
         pub.wait(timeout=10)
 
 
+@pytest.mark.slow
 def test_hz_reports_the_publishing_rate(ros_domain: int) -> None:
     pub = start("topic", "pub", "-r", "10", "/ticks", "std_msgs/msg/String", "{data: tick}")
     try:
