@@ -43,8 +43,8 @@ def _fp32_model_dir(dst: Path) -> Path:
     import torch
 
     from ddvlm_ros.backends import sha256_file
+    from ddvlm_ros.training.checkpoints import load_checkpoint
     from ddvlm_ros.training.export import export_fp32
-    from ddvlm_ros.training.model import load_checkpoint
 
     torch.set_num_threads(4)
     shutil.copytree(MODEL, dst, ignore=shutil.ignore_patterns("checkpoint", "*.onnx"))

@@ -79,7 +79,7 @@ def _fp32_graphs(src: Path, model_dir: Path, out: Path) -> dict[str, str]:
     code = (
         "import sys, torch; from pathlib import Path; torch.set_num_threads(2);"
         "from ddvlm_ros.training.export import export_fp32;"
-        "from ddvlm_ros.training.model import load_checkpoint;"
+        "from ddvlm_ros.training.checkpoints import load_checkpoint;"
         "export_fp32(load_checkpoint(sys.argv[1]), Path(sys.argv[2]))"
     )
     out.mkdir()

@@ -118,8 +118,9 @@ def reproduction_section(backend, variants: dict[str, np.ndarray]) -> dict:
 
     from ddvlm_ros.faces import DETECTORS, FaceDetector, face_crops
     from ddvlm_ros.labels import FER_ORDER
+    from ddvlm_ros.training.face_branch import FaceBranch
     from ddvlm_ros.training.fer_reference import FerReference
-    from ddvlm_ros.training.model import FaceBranch, ModelConfig
+    from ddvlm_ros.training.model import ModelConfig
 
     crops = []
     for name in DETECTORS:

@@ -198,7 +198,8 @@ def worker(spec: dict, inputs: Path, threads: int, out: Path, eval_batch: int) -
 def _load_model(args: argparse.Namespace):
     import torch
 
-    from ddvlm_ros.training.model import DDVLM, load_checkpoint
+    from ddvlm_ros.training.checkpoints import load_checkpoint
+    from ddvlm_ros.training.model import DDVLM
 
     torch.set_num_threads(args.threads)
     if args.random_init:

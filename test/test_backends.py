@@ -18,8 +18,9 @@ from ddvlm_ros.backends import (
     select_backend,
 )
 from ddvlm_ros.tensorrt_backend import tensorrt_status
+from ddvlm_ros.training.checkpoints import load_checkpoint, save_checkpoint
 from ddvlm_ros.training.export import export, load_woq_config
-from ddvlm_ros.training.model import DDVLM, load_checkpoint, save_checkpoint
+from ddvlm_ros.training.model import DDVLM
 
 TRT_OK, TRT_WHY = tensorrt_status()
 

@@ -13,16 +13,10 @@ import torch
 from ddvlm_ros.faces import DETECTORS, crop_face, to_gray
 from ddvlm_ros.labels import FER_LABELS, FER_ORDER, FER_TO_LABEL, LABELS, valence_arousal
 from ddvlm_ros.preprocessing import FaceDetector, TextTokenizer, Turn, face_crops, format_context
+from ddvlm_ros.training.checkpoints import average_checkpoints, load_checkpoint, round_trip, save_checkpoint
+from ddvlm_ros.training.face_branch import face_feature_dim
 from ddvlm_ros.training.fer_reference import FerReference
-from ddvlm_ros.training.model import (
-    DDVLM,
-    ModelConfig,
-    face_feature_dim,
-    load_checkpoint,
-    round_trip,
-    save_checkpoint,
-)
-from ddvlm_ros.training.train import average_checkpoints
+from ddvlm_ros.training.model import DDVLM, ModelConfig
 
 torch.set_num_threads(1)
 

@@ -14,21 +14,19 @@ import yaml
 
 from ddvlm_ros.labels import LABELS
 from ddvlm_ros.preprocessing import TextTokenizer
+from ddvlm_ros.training.checkpoints import (
+    average_checkpoints,
+    load_checkpoint,
+    rebase_checkpoint,
+    round_trip,
+    save_checkpoint,
+)
 from ddvlm_ros.training.config import load_config
 from ddvlm_ros.training.data import Utterance
-from ddvlm_ros.training.model import DDVLM, load_checkpoint, round_trip, save_checkpoint
-from ddvlm_ros.training.train import (
-    Trainer,
-    autocast_dtype,
-    average_checkpoints,
-    build_split,
-    lr_factor,
-    main,
-    model_config,
-    pad_batch,
-    rebase_checkpoint,
-    train,
-)
+from ddvlm_ros.training.model import DDVLM
+from ddvlm_ros.training.optim import autocast_dtype, lr_factor
+from ddvlm_ros.training.splits import build_split, pad_batch
+from ddvlm_ros.training.train import Trainer, main, model_config, train
 
 MELD = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "meld"
 WORDS = {

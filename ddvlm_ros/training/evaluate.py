@@ -55,7 +55,8 @@ def predict_checkpoint(
     """Text-modality predictions of a torch checkpoint (fused logits with text mask 1, no faces)."""
     import torch
 
-    from ddvlm_ros.training.model import face_feature_dim, load_checkpoint
+    from ddvlm_ros.training.checkpoints import load_checkpoint
+    from ddvlm_ros.training.face_branch import face_feature_dim
 
     torch.set_num_threads(threads)
     model = load_checkpoint(model_path)
@@ -122,7 +123,7 @@ def evaluate(
             else int(json.loads((model / "metadata.json").read_text())["context_turns"])
         )
     else:
-        from ddvlm_ros.training.model import checkpoint_config  # torch only on this path
+        from ddvlm_ros.training.checkpoints import checkpoint_config  # torch only on this path
 
         ctx = context_turns if context_turns is not None else int(checkpoint_config(model)["context_turns"])
     firsts, contexts = text_pairs(utts, ctx)

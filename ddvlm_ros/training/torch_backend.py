@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from ddvlm_ros.backends import InferenceBackend, ModelError
-from ddvlm_ros.training.model import load_checkpoint
+from ddvlm_ros.training.checkpoints import load_checkpoint
 
 
 class TorchBackend(InferenceBackend):

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import argparse
 import copy
-import hashlib
 import json
 import math
 import random
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,44 +21,21 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 import yaml
-from sklearn.metrics import f1_score
 
-from ddvlm_ros.labels import NUM_LABELS
 from ddvlm_ros.model_files import sha256_file
 from ddvlm_ros.preprocessing import TextTokenizer
-from ddvlm_ros.training.config import load_config
-from ddvlm_ros.training.data import Utterance, cache_faces, load_faces, read_split, text_pairs
-from ddvlm_ros.training.model import (
-    DDVLM,
-    ModelConfig,
-    TextBranch,
-    from_hf_name,
-    load_checkpoint,
+from ddvlm_ros.training.checkpoints import (
+    average_checkpoints,
     round_trip,
-    save_atomic,
     save_checkpoint,
+    top_candidates,
 )
+from ddvlm_ros.training.config import load_config
+from ddvlm_ros.training.data import Utterance, cache_faces, read_split
+from ddvlm_ros.training.model import DDVLM, ModelConfig
+from ddvlm_ros.training.optim import autocast_dtype, class_weights, kl_t, lr_factor, set_seed, weighted_f1
+from ddvlm_ros.training.splits import batches, build_split, pad_batch, predict_split
 from ddvlm_ros.training.teacher_logits import teacher_targets
-
-
-@dataclass
-class Split:
-    """Cached inputs of one split: lower-layer token states, labels, optional faces."""
-
-    hidden: list[torch.Tensor]  # [L_i, H] fp16
-    labels: torch.Tensor  # [N] int64
-    faces: torch.Tensor | None = None  # [N, F, 1, 64, 64] fp16
-    face_mask: torch.Tensor | None = None  # [N, F] float32
-    teacher: torch.Tensor | None = None  # [N, 7] logits of a larger fine-tuned text teacher
-
-    def __len__(self) -> int:
-        return len(self.hidden)
-
-
-def set_seed(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 def model_config(cfg: dict[str, Any]) -> ModelConfig:
@@ -73,158 +48,6 @@ def model_config(cfg: dict[str, Any]) -> ModelConfig:
         context_turns=int(cfg["data"]["context_turns"]),
         max_frames=int(cfg["data"]["max_frames"]),
     )
-
-
-@torch.no_grad()
-def encode_lower(
-    text: TextBranch,
-    tokenizer: TextTokenizer,
-    firsts: list[str],
-    contexts: list[str],
-    batch_size: int = 64,
-    progress: bool = True,
-) -> list[torch.Tensor]:
-    """Run the frozen lower layers once; returns per-sample fp16 token states trimmed to length."""
-    from tqdm import tqdm
-
-    text.eval()
-    lengths = [len(tokenizer.ids(a, b)) for a, b in zip(firsts, contexts, strict=True)]
-    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
-    out: list[torch.Tensor | None] = [None] * len(lengths)
-    for start in tqdm(range(0, len(order), batch_size), desc="cache lower layers", disable=not progress):
-        idx = order[start : start + batch_size]
-        ids, mask = tokenizer.encode([firsts[i] for i in idx], [contexts[i] for i in idx])
-        h = text.lower(torch.from_numpy(ids), torch.from_numpy(mask)).to(torch.float16)
-        for r, i in enumerate(idx):
-            out[i] = h[r, : lengths[i]].clone()
-    return out  # type: ignore[return-value]
-
-
-def cache_key(split: str, n: int, cfg: dict[str, Any], texts: list[str]) -> str:
-    d = cfg["data"]
-    payload = json.dumps(
-        [
-            split,
-            n,
-            d["context_turns"],
-            d["max_length"],
-            cfg["model"]["trainable_layers"],
-            hashlib.sha256("\n".join(texts).encode()).hexdigest(),
-        ]
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()[:16]
-
-
-def build_split(
-    model: DDVLM,
-    tokenizer: TextTokenizer,
-    utts: list[Utterance],
-    cfg: dict[str, Any],
-    cache_dir: Path | None,
-    face_cache: Path | None,
-    progress: bool,
-) -> Split:
-    """Cached lower states (from disk when the same inputs were encoded before) + labels + faces."""
-    firsts, contexts = text_pairs(utts, int(cfg["data"]["context_turns"]))
-    hidden = None
-    path = None
-    if cache_dir is not None:
-        split = utts[0].split if utts else "empty"
-        key = cache_key(split, len(utts), cfg, [a + "\t" + b for a, b in zip(firsts, contexts, strict=True)])
-        path = cache_dir / f"{split}-{key}.pt"
-        if path.is_file():
-            hidden = torch.load(path, weights_only=True)
-    if hidden is None:
-        hidden = encode_lower(model.text, tokenizer, firsts, contexts, progress=progress)
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            save_atomic(hidden, path)  # runs may share cache_dir
-    labels = torch.tensor([u.label for u in utts], dtype=torch.long)
-    faces = mask = None
-    if face_cache is not None:
-        frames = int(cfg["data"]["max_frames"])
-        loaded = [load_faces(face_cache, u, frames) for u in utts]
-        faces = torch.from_numpy(np.stack([f for f, _ in loaded])).to(torch.float16)
-        mask = torch.from_numpy(np.stack([m for _, m in loaded]))
-        if mask.sum() == 0:
-            faces = mask = None
-    return Split(hidden, labels, faces, mask)
-
-
-def pad_batch(split: Split, idx: list[int]) -> dict[str, torch.Tensor]:
-    """Pad the cached states of ``idx`` into a batch."""
-    length = max(split.hidden[i].shape[0] for i in idx)
-    h = torch.zeros(len(idx), length, split.hidden[idx[0]].shape[1], dtype=torch.float32)
-    mask = torch.zeros(len(idx), length, dtype=torch.long)
-    for r, i in enumerate(idx):
-        n = split.hidden[i].shape[0]
-        h[r, :n] = split.hidden[i].float()
-        mask[r, :n] = 1
-    batch = {"hidden": h, "mask": mask, "labels": split.labels[idx]}
-    if split.teacher is not None:
-        batch["teacher"] = split.teacher[idx]
-    if split.faces is not None and split.face_mask is not None:
-        batch["faces"] = split.faces[idx].float()
-        batch["face_mask"] = split.face_mask[idx]
-    return batch
-
-
-def batches(n: int, batch_size: int, rng: random.Random, lengths: list[int] | None = None) -> list[list[int]]:
-    """Shuffled batches, length-bucketed within chunks of 50 batches to save padding."""
-    idx = list(range(n))
-    rng.shuffle(idx)
-    if lengths is not None:
-        chunk = batch_size * 50
-        idx = [i for s in range(0, n, chunk) for i in sorted(idx[s : s + chunk], key=lambda j: lengths[j])]
-    out = [idx[s : s + batch_size] for s in range(0, n, batch_size)]
-    rng.shuffle(out)
-    return out
-
-
-def kl_t(
-    teacher_logits: torch.Tensor,
-    student_logits: torch.Tensor,
-    t: float,
-    sample_weight: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """KL(teacher || student) on temperature-softened distributions, times T² (Hinton KD).
-
-    Mean over samples, or the ``sample_weight``-weighted mean (e.g. only samples that have a face).
-    """
-    per_sample = F.kl_div(
-        F.log_softmax(student_logits / t, -1), F.softmax(teacher_logits / t, -1), reduction="none"
-    ).sum(-1)
-    if sample_weight is None:
-        return per_sample.mean() * t * t
-    return (per_sample * sample_weight).sum() / sample_weight.sum().clamp(min=1.0) * t * t
-
-
-def lr_factor(step: int, warm: int, total: int, schedule: str, min_ratio: float) -> float:
-    """Learning-rate multiplier: linear warm-up, then linear (to 0) or cosine (to ``min_ratio``) decay.
-
-    The cosine floor keeps the last epochs learning, so dev can still improve when training ends.
-    """
-    if step < warm:
-        return (step + 1) / warm
-    done = min(1.0, (step - warm) / max(1, total - warm))
-    if schedule == "linear":
-        return max(0.0, 1.0 - done)
-    if schedule == "cosine":
-        return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * done))
-    raise ValueError(f"optim.schedule must be linear or cosine, got {schedule!r}")
-
-
-def autocast_dtype(name: str | None) -> torch.dtype | None:
-    """The training-step autocast dtype of ``optim.autocast``: null (fp32) or bfloat16.
-
-    Why bf16: on a CPU with AMX-BF16 the matmuls of a training step run ~1.6x faster; the weights,
-    the optimizer state and the dev scoring stay fp32.
-    """
-    if name in (None, "none", "fp32"):
-        return None
-    if name in ("bfloat16", "bf16"):
-        return torch.bfloat16
-    raise ValueError(f"optim.autocast must be null or bfloat16, got {name!r}")
 
 
 class Trainer:
@@ -380,90 +203,6 @@ class Trainer:
         m = copy.deepcopy(self.model)
         m.text.load_state_dict(self.ema.state_dict())
         return m
-
-
-@torch.no_grad()
-def predict_split(model: DDVLM, split: Split, batch_size: int = 64, modality: str = "text") -> np.ndarray:
-    """Argmax predictions from cached states; modality text|visual|both."""
-    model.eval()
-    preds = []
-    order = list(range(len(split)))
-    for s in range(0, len(order), batch_size):
-        idx = order[s : s + batch_size]
-        batch = pad_batch(split, idx)
-        feats, logits = model.text.upper(batch["hidden"], batch["mask"])
-        if modality != "text":
-            if "faces" not in batch:
-                raise ValueError(f"modality {modality!r} needs faces")
-            b, f = batch["faces"].shape[:2]
-            ff = model.face(batch["faces"].reshape(b * f, 1, *batch["faces"].shape[3:])).reshape(b, f, -1)
-            tmask = torch.ones(b) if modality == "both" else torch.zeros(b)
-            fused, vl = model.fusion(feats, tmask, ff, batch["face_mask"])
-            logits = fused
-        preds.append(logits.argmax(-1))
-    return torch.cat(preds).numpy()
-
-
-def weighted_f1(labels: np.ndarray, preds: np.ndarray) -> float:
-    return float(f1_score(labels, preds, labels=list(range(NUM_LABELS)), average="weighted", zero_division=0))
-
-
-def top_candidates(folder: Path, k: int) -> list[Path]:
-    """The ``k`` saved candidates (any epoch, student or EMA) with the best dev weighted-F1."""
-    scored = [(torch.load(p, weights_only=True)["extra"]["dev_f1"], p) for p in sorted(folder.glob("*.pt"))]
-    return [p for _, p in sorted(scored, key=lambda t: -t[0])[:k]]
-
-
-def average_checkpoints(paths: list[Path]) -> DDVLM:
-    """Uniform average of the trained tensors of several checkpoints of one run (weight averaging)."""
-    model = load_checkpoint(paths[0])
-    sd = model.state_dict()
-    payloads = [torch.load(p, weights_only=True) for p in paths]
-    if any("int8_delta_scales" in p for p in payloads):
-        raise ValueError("average_checkpoints needs the run's own (fp16) candidates, not INT8-delta files")
-    tensors = [p["tensors"] for p in payloads]
-    with torch.no_grad():
-        for k in tensors[0]:
-            if sd[k].is_floating_point():
-                sd[k].copy_(torch.stack([t[k].float() for t in tensors]).mean(0))
-    return model
-
-
-def rebase_checkpoint(src: str | Path, dst: str | Path) -> Path:
-    """Re-save a text-only run's checkpoint on the current face/fusion code; returns ``dst``.
-
-    Why: a run without faces never changes the face branch or the fusion (they get no gradient), so
-    when their architecture changes after the run, the text weights (all that trained) carry over
-    exactly and face/fusion take the current code's initialisation, as a new run would.
-    """
-    src = Path(src)
-    payload = torch.load(
-        src / "checkpoint.pt" if src.is_dir() else src, map_location="cpu", weights_only=True
-    )
-    if "int8_delta_scales" in payload:
-        raise ValueError(f"{src} holds INT8 deltas: rebase the run's own (fp16) checkpoint")
-    if payload.get("extra", {}).get("dev_modality", "text") != "text":
-        raise ValueError(f"{src} was trained with faces; its face/fusion weights cannot be replaced")
-    fields = set(ModelConfig.__dataclass_fields__)
-    model = DDVLM.pretrained(ModelConfig(**{k: v for k, v in payload["config"].items() if k in fields}))
-    text = {from_hf_name(k): t for k, t in payload["tensors"].items() if k.startswith("text.")}
-    expected = {f"text.{n}" for n in model.text.trainable_names()}
-    if set(text) != expected:
-        raise ValueError(f"text tensors mismatch: {sorted(set(text) ^ expected)}")
-    sd = model.state_dict()
-    with torch.no_grad():
-        for k, t in text.items():
-            sd[k].copy_(t.to(sd[k].dtype))
-    extra = dict(payload.get("extra", {})) | {"rebased_from": str(src)}
-    return save_checkpoint(model, dst, extra=extra)
-
-
-def class_weights(labels: torch.Tensor, power: float) -> torch.Tensor | None:
-    if power <= 0:
-        return None
-    counts = torch.bincount(labels, minlength=NUM_LABELS).float().clamp(min=1)
-    w = (counts.sum() / counts) ** power
-    return w / (w * counts).sum() * counts.sum()
 
 
 def train(
