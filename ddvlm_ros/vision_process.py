@@ -223,7 +223,7 @@ class _Vision:
                     if self._stream_just_stopped(now):
                         self.counts("image_streams_stopped")
                         self._resubscribe()  # the middleware's frame-sized sample buffers go with them
-                        if release_free_memory():  # False when frames were all mmapped: nothing left
+                        if release_free_memory():  # False when the heap held nothing to give back
                             self.counts("memory_released_after_stream")
                     self.conn.send(("counts", self.counts.take(), rss_bytes()))
                     next_counts = now + COUNTS_PERIOD_S

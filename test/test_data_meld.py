@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from test_node_harness import MELD
 
 from ddvlm_ros.labels import LABELS
 from ddvlm_ros.training.data import (
@@ -22,7 +23,6 @@ from ddvlm_ros.training.data import (
     with_context,
 )
 
-MELD = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "meld"
 pytestmark = pytest.mark.skipif(not (MELD / "test_sent_emo.csv").is_file(), reason="MELD CSVs not present")
 
 

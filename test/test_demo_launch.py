@@ -16,6 +16,7 @@ import yaml
 from test_launch_emotion import launch_available
 from test_node_harness import (
     LIGHT_ENV,
+    MELD,
     ROOT,
     Probe,
     image_msg,
@@ -28,7 +29,6 @@ from ddvlm_ros.replay.cli import main as ddvlm_bag
 from ddvlm_ros.training.data import read_split
 
 pytestmark = [pytest.mark.dds, pytest.mark.slow, pytest.mark.timeout(240)]
-MELD = ROOT.parent / "shared" / "data" / "meld"
 
 
 def test_demo_launch_replays_a_bag_into_the_node_and_echoes_emotions(tmp_path: Path, ros_domain: int) -> None:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.metrics import f1_score
+from test_node_harness import MELD
 
 from ddvlm_ros.labels import LABELS
 from ddvlm_ros.runtime_model import DEFAULT_MODEL
@@ -18,7 +19,6 @@ from ddvlm_ros.training.evaluate import evaluate, main, speaker_group
 from ddvlm_ros.training.metrics import compute_metrics, group_metrics
 from ddvlm_ros.training.model import DDVLM, ModelConfig
 
-MELD = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "meld"
 KEYS = {"accuracy", "weighted_f1", "per_class_f1", "confusion_matrix", "labels", "n", "modalities"}
 
 

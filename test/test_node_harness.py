@@ -29,6 +29,7 @@ from ddvlm_msgs.msg import EmotionState, Transcript
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = ROOT / "models" / "ddvlm-meld-v3"
 TEST_MODEL = ROOT / "build" / "node_test_model" / "random-woq"
+MELD = ROOT.parent / "shared" / "data" / "meld"  # the MELD annotations (CSV) beside the checkout
 LIGHT_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
 

@@ -14,7 +14,15 @@ import cv2
 import pytest
 import yaml
 from sensor_msgs.msg import CompressedImage
-from test_node_harness import LIGHT_ENV, ROOT, image_msg, model_dir, synthetic_face_frame, transcript_msg
+from test_node_harness import (
+    LIGHT_ENV,
+    MELD,
+    ROOT,
+    image_msg,
+    model_dir,
+    synthetic_face_frame,
+    transcript_msg,
+)
 
 from ddvlm_msgs.msg import Transcript
 from ddvlm_ros.labels import LABELS
@@ -24,7 +32,6 @@ from ddvlm_ros.replay.cli import main as ddvlm_bag
 from ddvlm_ros.replay.meld_to_bag import GROUND_TRUTH_TOPIC, IMAGE_TOPIC, TRANSCRIPT_TOPIC, lay_out
 from ddvlm_ros.training.evaluate import evaluate
 
-MELD = ROOT.parent / "shared" / "data" / "meld"
 STORAGES = ["mcap", "sqlite3"]
 DIALOGUES = 4  # test dialogues 0..3: 30 utterances
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from test_node_harness import MELD
 
 from ddvlm_ros.labels import NUM_LABELS
 from ddvlm_ros.preprocessing import default_tokenizer_dir
@@ -23,7 +24,6 @@ from ddvlm_ros.training.teacher import (
 )
 from ddvlm_ros.training.teacher_logits import teacher_targets
 
-MELD = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "meld"
 needs_meld = pytest.mark.skipif(not (MELD / "train_sent_emo.csv").is_file(), reason="MELD CSVs not present")
 
 

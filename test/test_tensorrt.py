@@ -15,6 +15,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
+from test_node_harness import MELD
 
 from ddvlm_ros import cuda_runtime
 from ddvlm_ros import tensorrt_backend as trtb
@@ -25,7 +26,6 @@ from ddvlm_ros.trt_graph import fp16_emulation, to_tensorrt_fp16
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "ddvlm-meld-v3"
-MELD = ROOT.parent / "shared" / "data" / "meld"
 PROBE = trtb.probe()
 
 

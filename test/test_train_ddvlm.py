@@ -11,6 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 import yaml
+from test_node_harness import MELD
 
 from ddvlm_ros.labels import LABELS
 from ddvlm_ros.preprocessing import TextTokenizer
@@ -28,7 +29,6 @@ from ddvlm_ros.training.optim import autocast_dtype, lr_factor
 from ddvlm_ros.training.splits import build_split, pad_batch
 from ddvlm_ros.training.train import Trainer, main, model_config, train
 
-MELD = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "meld"
 WORDS = {
     0: "okay so what",
     1: "this is wonderful I love it",

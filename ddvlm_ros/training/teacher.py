@@ -25,9 +25,11 @@ import torch.nn.functional as F
 import yaml
 
 from ddvlm_ros.labels import NUM_LABELS
+from ddvlm_ros.preprocessing import pad_token_ids
 from ddvlm_ros.training.checkpoints import save_atomic
 from ddvlm_ros.training.config import load_config
 from ddvlm_ros.training.data import Utterance, read_split, text_pairs
+from ddvlm_ros.training.model import masked_mean
 from ddvlm_ros.training.optim import autocast_dtype, class_weights, lr_factor, set_seed, weighted_f1
 from ddvlm_ros.training.splits import batches
 from ddvlm_ros.training.teacher_logits import teacher_payload
@@ -86,9 +88,7 @@ class TextTeacher(torch.nn.Module):
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         states = self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
-        m = mask.unsqueeze(-1).to(states.dtype)
-        pooled = (states * m).sum(1) / m.sum(1).clamp(min=1.0)
-        return self.head(self.dropout(pooled))
+        return self.head(self.dropout(masked_mean(states, mask)))
 
 
 def load_teacher(model_dir: Path, dropout: float) -> tuple[TextTeacher, Any]:
@@ -118,13 +118,9 @@ class Encoded:
         return len(self.ids)
 
     def batch(self, idx: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        length = max(len(self.ids[i]) for i in idx)
-        ids = torch.full((len(idx), length), self.pad_id, dtype=torch.long)
-        mask = torch.zeros(len(idx), length, dtype=torch.long)
-        for r, i in enumerate(idx):
-            ids[r, : len(self.ids[i])] = torch.tensor(self.ids[i])
-            mask[r, : len(self.ids[i])] = 1
-        return ids, mask
+        rows = [self.ids[i] for i in idx]
+        ids, mask = pad_token_ids(rows, self.pad_id, max(len(r) for r in rows))
+        return torch.from_numpy(ids), torch.from_numpy(mask)
 
 
 @torch.no_grad()
