@@ -58,13 +58,9 @@ SPLITS = ("test", "dev")
 
 # ---------------------------------------------------------------------------------------- worker
 def _pad(seqs: list[list[int]], pad_id: int) -> tuple[np.ndarray, np.ndarray]:
-    length = max(len(s) for s in seqs)
-    ids = np.full((len(seqs), length), pad_id, dtype=np.int64)
-    mask = np.zeros((len(seqs), length), dtype=np.int64)
-    for r, s in enumerate(seqs):
-        ids[r, : len(s)] = s
-        mask[r, : len(s)] = 1
-    return ids, mask
+    from ddvlm_ros.preprocessing import pad_token_ids
+
+    return pad_token_ids(seqs, pad_id)
 
 
 def _critical_path(backend, ids: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, float]:

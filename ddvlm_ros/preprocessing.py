@@ -42,8 +42,12 @@ def format_context(previous: Sequence[Turn], context_turns: int) -> str:
     return CONTEXT_SEPARATOR.join(format_turn(t) for t in list(previous)[-context_turns:])
 
 
-def pad_token_ids(seqs: Sequence[Sequence[int]], pad_id: int, length: int) -> tuple[np.ndarray, np.ndarray]:
-    """(input_ids, attention_mask) int64 [B, length] from token-id rows no longer than ``length``."""
+def pad_token_ids(
+    seqs: Sequence[Sequence[int]], pad_id: int, length: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(input_ids, attention_mask) int64 [B, L] from token-id rows; L = ``length`` (no row longer), or the
+    longest row."""
+    length = length if length is not None else max((len(s) for s in seqs), default=1)
     input_ids = np.full((len(seqs), length), pad_id, dtype=np.int64)
     mask = np.zeros((len(seqs), length), dtype=np.int64)
     for i, s in enumerate(seqs):

@@ -118,8 +118,7 @@ class Encoded:
         return len(self.ids)
 
     def batch(self, idx: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        rows = [self.ids[i] for i in idx]
-        ids, mask = pad_token_ids(rows, self.pad_id, max(len(r) for r in rows))
+        ids, mask = pad_token_ids([self.ids[i] for i in idx], self.pad_id)
         return torch.from_numpy(ids), torch.from_numpy(mask)
 
 
